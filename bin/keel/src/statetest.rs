@@ -1,0 +1,141 @@
+//! `keel statetest`: GeneralStateTests, one line per subtest, a summary line, non-zero exit on failure.
+
+use eyre::{bail, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use keel_primitives::Hardfork;
+use keel_statetest::{run_file, Filter, Outcome, SubtestResult};
+use rayon::prelude::*;
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Only run this fork (ethereum/tests names: Berlin, London, Paris, Shanghai, Cancun, Prague, Osaka, …).
+    #[arg(long)]
+    fork: Option<String>,
+    /// Only run tests whose name matches this regular expression.
+    #[arg(long)]
+    run: Option<String>,
+    /// Print one JSON object per subtest instead of a text line.
+    #[arg(long)]
+    json: bool,
+    /// Fixture files or directories (searched recursively for *.json).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+fn collect_json(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| eyre::eyre!("{}: {e}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for entry in entries {
+            collect_json(&entry, out)?;
+        }
+    } else if path.is_file() {
+        if path.extension().is_some_and(|e| e == "json") {
+            out.push(path.to_path_buf());
+        }
+    } else {
+        bail!("{}: no such file or directory", path.display());
+    }
+    Ok(())
+}
+
+fn line(r: &SubtestResult, json: bool) -> String {
+    let (status, error) = match &r.outcome {
+        Outcome::Passed => ("pass", String::new()),
+        Outcome::Failed(e) => ("FAIL", e.clone()),
+        Outcome::Skipped(why) => ("skip", why.clone()),
+    };
+    let root = r.state_root.map(|h| h.to_string()).unwrap_or_default();
+    let logs = r.logs_hash.map(|h| h.to_string()).unwrap_or_default();
+    if json {
+        serde_json::json!({
+            "name": r.name, "fork": r.fork, "d": r.data, "g": r.gas, "v": r.value,
+            "pass": matches!(r.outcome, Outcome::Passed), "skipped": matches!(r.outcome, Outcome::Skipped(_)),
+            "stateRoot": root, "logsHash": logs, "error": error,
+        })
+        .to_string()
+    } else {
+        format!(
+            "{} {} d={} g={} v={} {status} stateRoot={root} logsHash={logs}{}",
+            r.name,
+            r.fork,
+            r.data,
+            r.gas,
+            r.value,
+            if error.is_empty() { String::new() } else { format!(" error={error:?}") }
+        )
+    }
+}
+
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
+    let fork = match &args.fork {
+        Some(f) => Some(f.parse::<Hardfork>().map_err(|e| eyre::eyre!("--fork: {e}"))?),
+        None => None,
+    };
+    let name = match &args.run {
+        Some(re) => Some(regex::Regex::new(re).map_err(|e| eyre::eyre!("--run: {e}"))?),
+        None => None,
+    };
+    let filter = Filter { fork, name };
+    let mut files = Vec::new();
+    for path in &args.paths {
+        collect_json(path, &mut files)?;
+    }
+    let bar = ProgressBar::new(files.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let results: Vec<Result<Vec<SubtestResult>, String>> = files
+        .par_iter()
+        .map(|file| {
+            let r = run_file(file, &filter).map_err(|e| e.to_string());
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    let mut skip_reasons: std::collections::BTreeMap<String, usize> = Default::default();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (file, result) in files.iter().zip(results) {
+        match result {
+            Ok(subtests) => {
+                for r in subtests {
+                    match &r.outcome {
+                        Outcome::Passed => passed += 1,
+                        Outcome::Failed(_) => failed += 1,
+                        Outcome::Skipped(why) => {
+                            skipped += 1;
+                            *skip_reasons.entry(why.clone()).or_default() += 1;
+                        }
+                    }
+                    writeln!(out, "{}", line(&r, args.json))?;
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                if args.json {
+                    writeln!(out, "{}", serde_json::json!({"file": file, "pass": false, "error": e}))?;
+                } else {
+                    writeln!(out, "{} FAIL error={e:?}", file.display())?;
+                }
+            }
+        }
+    }
+    for (why, n) in &skip_reasons {
+        writeln!(out, "skipped {n}: {why}")?;
+    }
+    writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped")?;
+    out.flush()?;
+    Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
