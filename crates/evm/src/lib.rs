@@ -22,7 +22,7 @@ pub use block::{
     build_block, execute_block, next_base_fee, next_excess_blob_gas, validate_header_against_parent, BlockAttributes,
     BlockBuildOutcome, ImportedBlock,
 };
-pub use db::{AccountChange, StateChanges};
+pub use keel_primitives::{AccountChange, StateChanges};
 pub use error::{EvmError, ProviderError};
 pub use executor::{BlockExecutor, ExecutedBlock, ExecutionConfig, TxOutcome, TxReceipt};
 pub use fork::{blob_params, spec_id, BlobParams};

@@ -13,6 +13,7 @@ mod dev;
 mod error;
 mod hardfork;
 mod output_root;
+mod state;
 pub mod system;
 
 pub use account::{StateAccount, EMPTY_CODE_HASH, EMPTY_ROOT_HASH};
@@ -21,6 +22,7 @@ pub use dev::{dev_accounts, DevAccount, DevGenesis, DEV_CHAIN_ID, DEV_MNEMONIC};
 pub use error::PrimitivesError;
 pub use hardfork::Hardfork;
 pub use output_root::{output_root, MESSAGE_PASSER_ADDRESS};
+pub use state::{AccountChange, StateChanges};
 
 pub use alloy_consensus::{
     Block, BlockBody, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, Sealed, TxEnvelope, TxType,

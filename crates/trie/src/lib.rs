@@ -9,6 +9,7 @@
 //!   it reads against its hash, so it can run over an untrusted store (e.g. a stateless oracle).
 //! - [`SecureTrie`]: the same trie keyed by `keccak256(key)` (Ethereum's state and storage tries).
 //! - [`verify_proof`]: checks the proofs made by [`Trie::prove`].
+//! - [`for_each_leaf`]: walks every key of a committed trie (state dumps, integrity checks).
 //! - `node.rs` has the node encoding (Yellow Paper appendix D) and the parsing of stored nodes;
 //!   `nibbles.rs` the hex-prefix encoding (appendix C).
 //!
@@ -38,12 +39,14 @@ mod proof;
 mod secure;
 mod store;
 mod trie;
+mod walk;
 
 pub use alloy_primitives::{Bytes, B256};
 pub use proof::verify_proof;
 pub use secure::SecureTrie;
 pub use store::{MemoryNodeStore, NodeStore};
 pub use trie::Trie;
+pub use walk::for_each_leaf;
 
 /// Root hash of the empty trie: `keccak256(rlp(""))`.
 pub const EMPTY_ROOT: B256 =

@@ -210,7 +210,7 @@ impl<S: NodeStore> Trie<S> {
 }
 
 /// Reads, checks and returns the RLP of the stored node `hash`.
-fn load<S: NodeStore + ?Sized>(store: &S, hash: &B256) -> Result<Bytes, TrieError> {
+pub(crate) fn load<S: NodeStore + ?Sized>(store: &S, hash: &B256) -> Result<Bytes, TrieError> {
     let rlp = store.node(hash)?.ok_or(TrieError::NodeNotFound(*hash))?;
     if keccak256(&rlp) != *hash {
         return Err(TrieError::MalformedNode { hash: *hash, reason: "hash mismatch".into() });

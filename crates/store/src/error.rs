@@ -1,0 +1,54 @@
+use alloy_primitives::B256;
+
+/// Why the store could not do what was asked. Every variant names the table, key or block concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database engine failed (I/O, corruption it detected, lock held by another process).
+    #[error("database {op} failed: {source}")]
+    Database {
+        op: &'static str,
+        #[source]
+        source: redb::Error,
+    },
+    /// The datadir could not be created or opened.
+    #[error("datadir {path}: {source}")]
+    Datadir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored value does not decode: the table and key say where, `reason` what.
+    #[error("table `{table}`, key 0x{key}: stored value is malformed: {reason}")]
+    Corrupt { table: &'static str, key: String, reason: String },
+    /// A value the store's own invariants require is missing (e.g. the header the head pointer names).
+    #[error("table `{table}`, key 0x{key}: missing, but the store's head refers to it")]
+    Missing { table: &'static str, key: String },
+    /// A block was committed that does not extend the current head.
+    #[error("block {number} ({hash}) has parent {parent}, but the store's head is {head}")]
+    NotChild { number: u64, hash: B256, parent: B256, head: B256 },
+    /// The datadir was initialised for another chain.
+    #[error("datadir holds chain spec {stored}, not {requested}: use another --datadir or the same genesis")]
+    SpecMismatch { stored: B256, requested: B256 },
+    /// The datadir's format version is not one this build reads.
+    #[error("datadir format version {found} is not supported (this build reads version {supported})")]
+    Version { found: u32, supported: u32 },
+    /// The stored state does not match the state root it should have.
+    #[error("state check failed: {0}")]
+    StateMismatch(String),
+    /// A trie walk over the stored nodes failed.
+    #[error("trie: {0}")]
+    Trie(#[from] keel_trie::TrieError),
+    /// A wrapped table layer (e.g. encryption) refused a value.
+    #[error("table `{table}`: {reason}")]
+    Sealed { table: &'static str, reason: String },
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(table: crate::Table, key: &[u8], reason: impl ToString) -> Self {
+        Self::Corrupt { table: table.name(), key: alloy_primitives::hex::encode(key), reason: reason.to_string() }
+    }
+
+    pub(crate) fn missing(table: crate::Table, key: &[u8]) -> Self {
+        Self::Missing { table: table.name(), key: alloy_primitives::hex::encode(key) }
+    }
+}

@@ -1,0 +1,182 @@
+//! The table layer: every byte keel keeps on disk goes through [`Kv`]. It is deliberately small (get, ordered
+//! prefix scan, one atomic batch write) so that a wrapper such as encryption at rest can implement it over
+//! another `Kv` without knowing what the tables mean.
+
+use crate::StoreError;
+use std::{collections::BTreeMap, sync::RwLock};
+
+/// The tables of a keel datadir. Key and value layouts are in `docs/store.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// Datadir facts: format version, chain spec hash, genesis hash, head hash.
+    Meta,
+    /// block hash → RLP header.
+    Headers,
+    /// block number (u64 BE) → block hash, for the canonical chain.
+    Canonical,
+    /// block hash → RLP body (transactions, ommers, withdrawals).
+    Bodies,
+    /// block hash → RLP list of EIP-2718 receipts.
+    Receipts,
+    /// transaction hash → block hash ‖ index (u64 BE).
+    TxLookup,
+    /// keccak256(node RLP) → node RLP, for the account and storage tries of every committed block.
+    TrieNodes,
+    /// keccak256(code) → code.
+    Code,
+    /// address → RLP state account, at the head.
+    Accounts,
+    /// address ‖ slot (32 bytes BE) → RLP value, at the head. Scanned by address prefix.
+    Storage,
+}
+
+impl Table {
+    pub const ALL: [Table; 10] = [
+        Table::Meta,
+        Table::Headers,
+        Table::Canonical,
+        Table::Bodies,
+        Table::Receipts,
+        Table::TxLookup,
+        Table::TrieNodes,
+        Table::Code,
+        Table::Accounts,
+        Table::Storage,
+    ];
+
+    /// The table's name on disk.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Meta => "meta",
+            Table::Headers => "headers",
+            Table::Canonical => "canonical",
+            Table::Bodies => "bodies",
+            Table::Receipts => "receipts",
+            Table::TxLookup => "tx_lookup",
+            Table::TrieNodes => "trie_nodes",
+            Table::Code => "code",
+            Table::Accounts => "accounts",
+            Table::Storage => "storage",
+        }
+    }
+
+    /// Whether keel scans this table by key prefix or range (so a wrapper must keep key order or prefixes).
+    pub fn is_scanned(self) -> bool {
+        matches!(self, Table::Canonical | Table::Storage)
+    }
+}
+
+/// One change of a [`WriteBatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    Put { table: Table, key: Vec<u8>, value: Vec<u8> },
+    Delete { table: Table, key: Vec<u8> },
+}
+
+/// Changes that commit together or not at all, applied in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    pub ops: Vec<WriteOp>,
+}
+
+impl WriteBatch {
+    pub fn put(&mut self, table: Table, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::Put { table, key: key.into(), value: value.into() });
+    }
+
+    pub fn delete(&mut self, table: Table, key: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::Delete { table, key: key.into() });
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A consistent read view of all tables: later writes are not seen through it.
+pub trait KvRead: Send + Sync {
+    /// The value under `key`, if any.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Calls `f(key, value)` for every entry whose key starts with `prefix`, in key order, until `f` returns
+    /// `false`.
+    fn scan_prefix(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError>;
+}
+
+/// A transactional key-value store with one keyspace per [`Table`].
+pub trait Kv: Send + Sync + std::fmt::Debug {
+    /// A snapshot of the current committed state.
+    fn snapshot(&self) -> Result<Box<dyn KvRead>, StoreError>;
+
+    /// Applies `batch` atomically and durably: after a crash, either all of it or none of it is there.
+    fn write(&self, batch: WriteBatch) -> Result<(), StoreError>;
+}
+
+/// An in-memory [`Kv`]: for tests, benchmarks and throw-away chains.
+#[derive(Debug, Default)]
+pub struct MemoryKv {
+    tables: RwLock<BTreeMap<(Table, Vec<u8>), Vec<u8>>>,
+}
+
+impl MemoryKv {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// A snapshot of a [`MemoryKv`]: a copy of its tables (cheap enough for what in-memory stores are used for).
+struct MemorySnapshot(BTreeMap<(Table, Vec<u8>), Vec<u8>>);
+
+impl KvRead for MemorySnapshot {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.0.get(&(table, key.to_vec())).cloned())
+    }
+
+    fn scan_prefix(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        for ((t, k), v) in self.0.range((table, prefix.to_vec())..) {
+            if *t != table || !k.starts_with(prefix) || !f(k, v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Sealed { table: "memory", reason: "lock poisoned by a panicked writer".into() }
+}
+
+impl Kv for MemoryKv {
+    fn snapshot(&self) -> Result<Box<dyn KvRead>, StoreError> {
+        Ok(Box::new(MemorySnapshot(self.tables.read().map_err(poisoned)?.clone())))
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut tables = self.tables.write().map_err(poisoned)?;
+        for op in batch.ops {
+            match op {
+                WriteOp::Put { table, key, value } => {
+                    tables.insert((table, key), value);
+                }
+                WriteOp::Delete { table, key } => {
+                    tables.remove(&(table, key));
+                }
+            }
+        }
+        Ok(())
+    }
+}

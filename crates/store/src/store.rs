@@ -1,0 +1,347 @@
+//! [`Store`]: keel's chain data on top of the table layer — blocks, receipts, transaction lookups, trie nodes,
+//! code and the flat state of the head — committed one block per atomic write.
+
+use crate::{Kv, KvRead, MemoryKv, RedbKv, StoreError, Table, WriteBatch};
+use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, Sealed, TxEnvelope};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_rlp::Decodable;
+use keel_primitives::{StateAccount, StateChanges, EMPTY_CODE_HASH};
+use keel_trie::{NodeStore, TrieError};
+use std::{path::Path, sync::Mutex};
+
+/// Version of the on-disk layout (`docs/store.md`); bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The database file inside a datadir.
+pub const DB_FILE: &str = "keel.redb";
+
+const META_VERSION: &[u8] = b"version";
+const META_SPEC: &[u8] = b"spec";
+const META_GENESIS: &[u8] = b"genesis";
+const META_HEAD: &[u8] = b"head";
+
+/// Everything one block writes: the block itself, its receipts, and the state it leaves behind (the net diff
+/// with storage roots filled in, the new trie nodes, the new code).
+#[derive(Debug, Clone, Copy)]
+pub struct BlockCommit<'a> {
+    pub header: &'a Header,
+    pub hash: B256,
+    pub body: &'a BlockBody<TxEnvelope>,
+    pub receipts: &'a [ReceiptEnvelope],
+    pub changes: &'a StateChanges,
+    pub trie_nodes: &'a [(B256, Bytes)],
+}
+
+/// Where a transaction was included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    pub block_hash: B256,
+    pub index: u64,
+}
+
+/// What [`Store::init`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitOutcome {
+    /// The datadir was empty; the genesis block is now the head.
+    Created,
+    /// The datadir already holds this chain; its head is unchanged.
+    Existing { head: Sealed<Header> },
+}
+
+/// keel's chain database.
+#[derive(Debug)]
+pub struct Store {
+    kv: Box<dyn Kv>,
+    /// Serialises writers: a block commit reads the flat state it is about to change.
+    writer: Mutex<()>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the datadir `dir` and its database file.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StoreError::Datadir { path: dir.display().to_string(), source })?;
+        Self::with_kv(Box::new(RedbKv::open(&dir.join(DB_FILE))?))
+    }
+
+    /// An in-memory store (nothing survives the process).
+    pub fn memory() -> Self {
+        Self { kv: Box::new(MemoryKv::new()), writer: Mutex::new(()) }
+    }
+
+    /// A store over any table layer (e.g. an encrypting wrapper). Refuses data in another format version.
+    pub fn with_kv(kv: Box<dyn Kv>) -> Result<Self, StoreError> {
+        let store = Self { kv, writer: Mutex::new(()) };
+        if let Some(raw) = store.snapshot()?.kv.get(Table::Meta, META_VERSION)? {
+            let found = u32::from_be_bytes(
+                raw.as_slice().try_into().map_err(|_| StoreError::corrupt(Table::Meta, META_VERSION, "not a u32"))?,
+            );
+            if found != FORMAT_VERSION {
+                return Err(StoreError::Version { found, supported: FORMAT_VERSION });
+            }
+        }
+        Ok(store)
+    }
+
+    /// The table layer underneath.
+    pub fn kv(&self) -> &dyn Kv {
+        &*self.kv
+    }
+
+    /// A consistent view of the store as of now.
+    pub fn snapshot(&self) -> Result<StoreSnapshot, StoreError> {
+        Ok(StoreSnapshot { kv: self.kv.snapshot()? })
+    }
+
+    /// Initialises an empty datadir with `genesis` (block 0) for the chain whose spec hashes to `spec_hash`, or
+    /// checks that a non-empty one holds the same chain.
+    pub fn init(&self, spec_hash: B256, genesis: BlockCommit<'_>) -> Result<InitOutcome, StoreError> {
+        let _writer = self.writer.lock().map_err(|_| poisoned())?;
+        let snapshot = self.snapshot()?;
+        if let Some(stored) = snapshot.meta_hash(META_SPEC)? {
+            if stored != spec_hash {
+                return Err(StoreError::SpecMismatch { stored, requested: spec_hash });
+            }
+            let head = snapshot.head()?.ok_or_else(|| StoreError::missing(Table::Meta, META_HEAD))?;
+            return Ok(InitOutcome::Existing { head });
+        }
+        let mut batch = WriteBatch::default();
+        batch.put(Table::Meta, META_VERSION, FORMAT_VERSION.to_be_bytes());
+        batch.put(Table::Meta, META_SPEC, spec_hash.as_slice());
+        batch.put(Table::Meta, META_GENESIS, genesis.hash.as_slice());
+        block_writes(&snapshot, &genesis, &mut batch)?;
+        self.kv.write(batch)?;
+        Ok(InitOutcome::Created)
+    }
+
+    /// Commits `block` as the new head, in one atomic write. It must extend the current head.
+    pub fn commit_block(&self, block: BlockCommit<'_>) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().map_err(|_| poisoned())?;
+        let snapshot = self.snapshot()?;
+        let head = snapshot.head_hash()?.ok_or_else(|| StoreError::missing(Table::Meta, META_HEAD))?;
+        if block.header.parent_hash != head {
+            return Err(StoreError::NotChild {
+                number: block.header.number,
+                hash: block.hash,
+                parent: block.header.parent_hash,
+                head,
+            });
+        }
+        let mut batch = WriteBatch::default();
+        block_writes(&snapshot, &block, &mut batch)?;
+        self.kv.write(batch)
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Sealed { table: "meta", reason: "writer lock poisoned by a panicked commit".into() }
+}
+
+/// The flat-storage key of `slot` of `address`.
+fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(&slot.to_be_bytes::<32>());
+    key
+}
+
+/// Adds everything `block` writes to `batch`; `snapshot` is the state it builds on.
+fn block_writes(snapshot: &StoreSnapshot, block: &BlockCommit<'_>, batch: &mut WriteBatch) -> Result<(), StoreError> {
+    let hash = block.hash;
+    batch.put(Table::Headers, hash.as_slice(), alloy_rlp::encode(block.header));
+    batch.put(Table::Canonical, block.header.number.to_be_bytes(), hash.as_slice());
+    batch.put(Table::Bodies, hash.as_slice(), alloy_rlp::encode(block.body));
+    let receipts: Vec<Bytes> = block.receipts.iter().map(|r| r.encoded_2718().into()).collect();
+    batch.put(Table::Receipts, hash.as_slice(), alloy_rlp::encode(&receipts));
+    for (index, tx) in (0u64..).zip(&block.body.transactions) {
+        let mut location = [0u8; 40];
+        location[..32].copy_from_slice(hash.as_slice());
+        location[32..].copy_from_slice(&index.to_be_bytes());
+        batch.put(Table::TxLookup, tx.tx_hash().as_slice(), location);
+    }
+    for (node_hash, rlp) in block.trie_nodes {
+        batch.put(Table::TrieNodes, node_hash.as_slice(), rlp.as_ref());
+    }
+    for (code_hash, code) in &block.changes.new_code {
+        batch.put(Table::Code, code_hash.as_slice(), code.as_ref());
+    }
+    for change in &block.changes.accounts {
+        let address = change.address;
+        if change.wiped || change.account.is_none() {
+            // Storage cleared: drop every flat slot of the account before the block's own writes.
+            let mut stale = Vec::new();
+            snapshot.kv.scan_prefix(Table::Storage, address.as_slice(), &mut |key, _| {
+                stale.push(key.to_vec());
+                true
+            })?;
+            for key in stale {
+                batch.delete(Table::Storage, key);
+            }
+        }
+        match &change.account {
+            None => batch.delete(Table::Accounts, address.as_slice()),
+            Some(account) => {
+                batch.put(Table::Accounts, address.as_slice(), alloy_rlp::encode(account));
+                for (slot, value) in &change.storage {
+                    let key = storage_key(&address, slot);
+                    if value.is_zero() {
+                        batch.delete(Table::Storage, key);
+                    } else {
+                        batch.put(Table::Storage, key, alloy_rlp::encode(value));
+                    }
+                }
+            }
+        }
+    }
+    batch.put(Table::Meta, META_HEAD, hash.as_slice());
+    Ok(())
+}
+
+/// A consistent read view of the store.
+pub struct StoreSnapshot {
+    pub(crate) kv: Box<dyn KvRead>,
+}
+
+impl std::fmt::Debug for StoreSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSnapshot").finish_non_exhaustive()
+    }
+}
+
+fn decode<T: Decodable>(table: Table, key: &[u8], raw: &[u8]) -> Result<T, StoreError> {
+    alloy_rlp::decode_exact(raw).map_err(|e| StoreError::corrupt(table, key, e))
+}
+
+fn hash_value(table: Table, key: &[u8], raw: &[u8]) -> Result<B256, StoreError> {
+    B256::try_from(raw).map_err(|_| StoreError::corrupt(table, key, format!("expected 32 bytes, found {}", raw.len())))
+}
+
+impl StoreSnapshot {
+    fn meta_hash(&self, key: &[u8]) -> Result<Option<B256>, StoreError> {
+        self.kv.get(Table::Meta, key)?.map(|raw| hash_value(Table::Meta, key, &raw)).transpose()
+    }
+
+    /// The hash of the chain spec the datadir was initialised with.
+    pub fn spec_hash(&self) -> Result<Option<B256>, StoreError> {
+        self.meta_hash(META_SPEC)
+    }
+
+    /// The genesis block hash.
+    pub fn genesis_hash(&self) -> Result<Option<B256>, StoreError> {
+        self.meta_hash(META_GENESIS)
+    }
+
+    /// The hash of the head block; `None` for an uninitialised datadir.
+    pub fn head_hash(&self) -> Result<Option<B256>, StoreError> {
+        self.meta_hash(META_HEAD)
+    }
+
+    /// The head block's header.
+    pub fn head(&self) -> Result<Option<Sealed<Header>>, StoreError> {
+        let Some(hash) = self.head_hash()? else { return Ok(None) };
+        let header = self.header(hash)?.ok_or_else(|| StoreError::missing(Table::Headers, hash.as_slice()))?;
+        Ok(Some(Sealed::new_unchecked(header, hash)))
+    }
+
+    pub fn header(&self, hash: B256) -> Result<Option<Header>, StoreError> {
+        let key = hash.as_slice();
+        self.kv.get(Table::Headers, key)?.map(|raw| decode(Table::Headers, key, &raw)).transpose()
+    }
+
+    /// The hash of canonical block `number`.
+    pub fn canonical_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        let key = number.to_be_bytes();
+        self.kv.get(Table::Canonical, &key)?.map(|raw| hash_value(Table::Canonical, &key, &raw)).transpose()
+    }
+
+    pub fn header_by_number(&self, number: u64) -> Result<Option<Sealed<Header>>, StoreError> {
+        let Some(hash) = self.canonical_hash(number)? else { return Ok(None) };
+        let header = self.header(hash)?.ok_or_else(|| StoreError::missing(Table::Headers, hash.as_slice()))?;
+        Ok(Some(Sealed::new_unchecked(header, hash)))
+    }
+
+    pub fn body(&self, hash: B256) -> Result<Option<BlockBody<TxEnvelope>>, StoreError> {
+        let key = hash.as_slice();
+        self.kv.get(Table::Bodies, key)?.map(|raw| decode(Table::Bodies, key, &raw)).transpose()
+    }
+
+    pub fn receipts(&self, hash: B256) -> Result<Option<Vec<ReceiptEnvelope>>, StoreError> {
+        let key = hash.as_slice();
+        let Some(raw) = self.kv.get(Table::Receipts, key)? else { return Ok(None) };
+        let encoded: Vec<Bytes> = decode(Table::Receipts, key, &raw)?;
+        encoded
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                ReceiptEnvelope::decode_2718(&mut r.as_ref())
+                    .map_err(|e| StoreError::corrupt(Table::Receipts, key, format!("receipt {i}: {e}")))
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    pub fn tx_location(&self, tx_hash: B256) -> Result<Option<TxLocation>, StoreError> {
+        let key = tx_hash.as_slice();
+        let Some(raw) = self.kv.get(Table::TxLookup, key)? else { return Ok(None) };
+        let (hash, index) = raw
+            .split_at_checked(32)
+            .and_then(|(h, i)| Some((B256::from_slice(h), u64::from_be_bytes(i.try_into().ok()?))))
+            .ok_or_else(|| StoreError::corrupt(Table::TxLookup, key, format!("expected 40 bytes, found {}", raw.len())))?;
+        Ok(Some(TxLocation { block_hash: hash, index }))
+    }
+
+    /// Contract code by hash (the empty code for [`EMPTY_CODE_HASH`]).
+    pub fn code(&self, code_hash: B256) -> Result<Option<Bytes>, StoreError> {
+        if code_hash == EMPTY_CODE_HASH {
+            return Ok(Some(Bytes::new()));
+        }
+        Ok(self.kv.get(Table::Code, code_hash.as_slice())?.map(Bytes::from))
+    }
+
+    /// The head state's account at `address`, from the flat table.
+    pub fn account(&self, address: Address) -> Result<Option<StateAccount>, StoreError> {
+        let key = address.as_slice();
+        self.kv.get(Table::Accounts, key)?.map(|raw| decode(Table::Accounts, key, &raw)).transpose()
+    }
+
+    /// The head state's value of `slot` of `address`, from the flat table.
+    pub fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
+        let key = storage_key(&address, &slot);
+        Ok(self.kv.get(Table::Storage, &key)?.map(|raw| decode(Table::Storage, &key, &raw)).transpose()?.unwrap_or_default())
+    }
+
+    /// Every slot of `address` in the head state's flat table, in slot order.
+    pub fn storage_slots(&self, address: Address) -> Result<Vec<(U256, U256)>, StoreError> {
+        let mut out = Vec::new();
+        let mut error = None;
+        self.kv.scan_prefix(Table::Storage, address.as_slice(), &mut |key, raw| {
+            let slot = U256::from_be_slice(&key[20..]);
+            match decode(Table::Storage, key, raw) {
+                Ok(value) => {
+                    out.push((slot, value));
+                    true
+                }
+                Err(e) => {
+                    error = Some(e);
+                    false
+                }
+            }
+        })?;
+        error.map_or(Ok(out), Err)
+    }
+
+    /// The table layer's snapshot, for checks and tools that read tables directly.
+    pub fn kv(&self) -> &dyn KvRead {
+        &*self.kv
+    }
+}
+
+impl NodeStore for StoreSnapshot {
+    fn node(&self, hash: &B256) -> Result<Option<Bytes>, TrieError> {
+        self.kv
+            .get(Table::TrieNodes, hash.as_slice())
+            .map(|v| v.map(Bytes::from))
+            .map_err(|e| TrieError::Store(e.to_string()))
+    }
+}

@@ -1,0 +1,135 @@
+//! Synthetic chains for store tests: real state roots (keel's trie update) over random state diffs.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
+use keel_primitives::{AccountChange, BlockBody, DevGenesis, Header, StateChanges};
+use keel_store::{BlockCommit, Store};
+
+/// A tiny deterministic PRNG (xorshift), so a failing sequence can be replayed from its seed.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Initialises `store` with the dev genesis; returns its header and hash.
+pub(crate) fn init_dev(store: &Store) -> (Header, B256) {
+    let spec = DevGenesis::default().chain_spec().unwrap();
+    let genesis = keel_evm::genesis_state(&spec).unwrap();
+    let body = BlockBody { transactions: vec![], ommers: vec![], withdrawals: genesis.header.withdrawals_root.map(|_| Default::default()) };
+    store
+        .init(
+            spec.spec_hash(),
+            BlockCommit {
+                header: &genesis.header,
+                hash: genesis.hash,
+                body: &body,
+                receipts: &[],
+                changes: &genesis.changes,
+                trie_nodes: &genesis.trie_nodes,
+            },
+        )
+        .unwrap();
+    (genesis.header, genesis.hash)
+}
+
+/// A random state diff over a small address space (so accounts are revisited, wiped and deleted).
+pub(crate) fn random_changes(rng: &mut Rng, store: &Store, accounts: usize) -> StateChanges {
+    let snapshot = store.snapshot().unwrap();
+    let mut changes = StateChanges::default();
+    let mut picked: Vec<u64> = (0..accounts).map(|_| rng.below(64)).collect();
+    picked.sort_unstable();
+    picked.dedup();
+    for i in picked {
+        let address = Address::left_padding_from(&(i + 1).to_be_bytes());
+        let previous = snapshot.account(address).unwrap();
+        let roll = rng.below(10);
+        let (account, wiped) = if roll == 0 {
+            (None, false)
+        } else {
+            let mut account = previous.unwrap_or_default();
+            account.nonce += 1;
+            account.balance = U256::from(rng.next());
+            let wiped = roll == 1 && previous.is_some();
+            if wiped {
+                account.storage_root = keel_primitives::EMPTY_ROOT_HASH;
+            }
+            (Some(account), wiped)
+        };
+        let mut storage: Vec<(U256, U256)> = if account.is_some() {
+            (0..rng.below(8))
+                .map(|_| (U256::from(rng.below(32)), if rng.below(4) == 0 { U256::ZERO } else { U256::from(rng.next()) }))
+                .collect()
+        } else {
+            vec![]
+        };
+        storage.sort_unstable_by_key(|(slot, _)| *slot);
+        storage.dedup_by_key(|(slot, _)| *slot);
+        changes.accounts.push(AccountChange { address, hashed_address: keccak256(address), account, wiped, storage });
+    }
+    if rng.below(3) == 0 {
+        let code = Bytes::from(rng.next().to_be_bytes().to_vec());
+        changes.new_code.push((keccak256(&code), code));
+    }
+    changes
+}
+
+/// Builds and commits a child of `parent` carrying `changes`; returns its header and hash.
+pub(crate) fn commit_child(store: &Store, parent: &Header, parent_hash: B256, mut changes: StateChanges) -> (Header, B256) {
+    let snapshot = store.snapshot().unwrap();
+    let update = keel_evm::apply_state_changes(&snapshot, parent.state_root, &mut changes).unwrap();
+    let header = Header {
+        parent_hash,
+        number: parent.number + 1,
+        timestamp: parent.timestamp + 12,
+        state_root: update.state_root,
+        gas_limit: parent.gas_limit,
+        base_fee_per_gas: parent.base_fee_per_gas,
+        withdrawals_root: parent.withdrawals_root,
+        blob_gas_used: parent.blob_gas_used,
+        excess_blob_gas: parent.excess_blob_gas,
+        parent_beacon_block_root: parent.parent_beacon_block_root,
+        requests_hash: parent.requests_hash,
+        ..Default::default()
+    };
+    let hash = keccak256(alloy_rlp::encode(&header));
+    let body = BlockBody { transactions: vec![], ommers: vec![], withdrawals: None };
+    store
+        .commit_block(BlockCommit {
+            header: &header,
+            hash,
+            body: &body,
+            receipts: &[],
+            changes: &changes,
+            trie_nodes: &update.nodes,
+        })
+        .unwrap();
+    (header, hash)
+}
+
+/// Asserts the canonical chain 0..=head links up by parent hash.
+pub(crate) fn assert_chain_links(store: &Store) -> u64 {
+    let snapshot = store.snapshot().unwrap();
+    let head = snapshot.head().unwrap().unwrap();
+    let mut expected_parent = None;
+    for number in 0..=head.number {
+        let block = snapshot.header_by_number(number).unwrap().unwrap_or_else(|| panic!("block {number} missing"));
+        assert_eq!(keccak256(alloy_rlp::encode(block.inner())), block.hash(), "block {number} hash");
+        if let Some(parent) = expected_parent {
+            assert_eq!(block.parent_hash, parent, "block {number} parent");
+        }
+        expected_parent = Some(block.hash());
+    }
+    assert_eq!(expected_parent, Some(head.hash()));
+    head.number
+}
+
