@@ -1,5 +1,6 @@
 //! `keel`: the command-line entry point. Each subcommand lives in its own module and calls into the crates.
 
+mod bench;
 mod statetest;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +17,8 @@ struct Cli {
 enum Command {
     /// Run ethereum/tests GeneralStateTests through keel's executor and trie.
     Statetest(statetest::Args),
+    /// Measure execution throughput: bare revm vs keel's executor vs keel's full import (redb).
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Statetest(args) => statetest::run(args),
+        Command::Bench(args) => bench::run_bench(args),
     };
     match result {
         Ok(code) => code,

@@ -11,8 +11,11 @@ fn fixtures() -> PathBuf {
 
 fn summary(stdout: &str) -> (usize, usize, usize) {
     let last = stdout.lines().last().unwrap_or_default();
-    let nums: Vec<usize> =
-        last.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+    let nums: Vec<usize> = last
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
     assert!(
         last.ends_with(" skipped") && nums.len() == 3,
         "last line must be `N passed, M failed, K skipped`, got {last:?}"
@@ -70,8 +73,10 @@ fn malformed_fixture_names_file_and_field() {
 
 #[test]
 fn missing_path_is_an_error_not_a_pass() {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_keel")).args(["statetest", "/nonexistent/fixtures"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(["statetest", "/nonexistent/fixtures"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/fixtures"));
 }

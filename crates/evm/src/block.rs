@@ -25,7 +25,11 @@ fn check<T: PartialEq + std::fmt::Debug>(field: &'static str, expected: T, got: 
 
 /// Checks the header fields that follow from the parent alone (EIP-1559 base fee, EIP-4844 excess blob gas,
 /// number, timestamp, gas limit bounds).
-pub fn validate_header_against_parent(spec: &ChainSpec, parent: &Header, header: &Header) -> Result<(), EvmError> {
+pub fn validate_header_against_parent(
+    spec: &ChainSpec,
+    parent: &Header,
+    header: &Header,
+) -> Result<(), EvmError> {
     check("number", parent.number + 1, header.number)?;
     check("parentHash", parent.hash_slow(), header.parent_hash)?;
     if header.timestamp <= parent.timestamp {
@@ -77,10 +81,27 @@ pub fn execute_block<P: StateProvider>(
     block: &Block<TxEnvelope>,
     provider: P,
 ) -> Result<ImportedBlock, EvmError> {
+    let txs = crate::recover_transactions(&block.body.transactions)?;
+    execute_recovered_block(spec, parent, block, &txs, provider)
+}
+
+/// [`execute_block`] with the senders already recovered (`txs[i]` is `block.body.transactions[i]` with its
+/// sender): lets a caller with threads recover signatures in parallel. Everything else is checked here.
+pub fn execute_recovered_block<P: StateProvider>(
+    spec: &ChainSpec,
+    parent: &Header,
+    block: &Block<TxEnvelope>,
+    txs: &[RecoveredTx],
+    provider: P,
+) -> Result<ImportedBlock, EvmError> {
     let header = &block.header;
+    if txs.len() != block.body.transactions.len()
+        || txs.iter().zip(&block.body.transactions).any(|(r, t)| r.hash != *t.tx_hash())
+    {
+        return Err(EvmError::InvalidBlock("recovered transactions do not match the block body".into()));
+    }
     validate_header_against_parent(spec, parent, header)?;
     let config = ExecutionConfig::for_header(spec, header);
-    let txs = crate::recover_transactions(&block.body.transactions)?;
     check(
         "transactionsRoot",
         header.transactions_root,
@@ -94,7 +115,8 @@ pub fn execute_block<P: StateProvider>(
         }
     }
     if config.fork >= Hardfork::Shanghai {
-        let withdrawals: &[alloy_eips::eip4895::Withdrawal] = block.body.withdrawals.as_deref().map_or(&[], |w| w);
+        let withdrawals: &[alloy_eips::eip4895::Withdrawal] =
+            block.body.withdrawals.as_deref().map_or(&[], |w| w);
         check("withdrawalsRoot", header.withdrawals_root, Some(calculate_withdrawals_root(withdrawals)))?;
         executor.apply_withdrawals(withdrawals)?;
     }
@@ -175,7 +197,8 @@ pub fn build_block<P: StateProvider>(
     let mut rejected = Vec::new();
     for tx in candidates {
         if tx.tx.is_eip4844() {
-            rejected.push((tx.hash, "blob transactions are not supported: keel carries no blob sidecars".into()));
+            rejected
+                .push((tx.hash, "blob transactions are not supported: keel carries no blob sidecars".into()));
             continue;
         }
         match executor.execute_transaction(&tx)? {
@@ -209,5 +232,11 @@ pub fn build_block<P: StateProvider>(
         header,
         body: BlockBody { transactions, ommers: Vec::new(), withdrawals: withdrawals.map(Withdrawals::new) },
     };
-    Ok(BlockBuildOutcome { block, hash, senders: included.iter().map(|t| t.sender).collect(), executed, rejected })
+    Ok(BlockBuildOutcome {
+        block,
+        hash,
+        senders: included.iter().map(|t| t.sender).collect(),
+        executed,
+        rejected,
+    })
 }

@@ -3,8 +3,8 @@
 //! [`StateChanges`] against the parent state.
 
 use crate::{ProviderError, StateProvider};
-use keel_primitives::{AccountChange, StateChanges};
 use alloy_primitives::{keccak256, map::HashMap, Address, Bytes, B256, U256};
+use keel_primitives::{AccountChange, StateChanges};
 use keel_primitives::{StateAccount, EMPTY_CODE_HASH, EMPTY_ROOT_HASH};
 use revm::{
     bytecode::Bytecode,
@@ -52,12 +52,7 @@ pub(crate) struct BlockState<P> {
 
 impl<P: StateProvider> BlockState<P> {
     pub(crate) fn new(provider: P) -> Self {
-        Self {
-            provider,
-            accounts: HashMap::default(),
-            contracts: HashMap::default(),
-            new_code: Vec::new(),
-        }
+        Self { provider, accounts: HashMap::default(), contracts: HashMap::default(), new_code: Vec::new() }
     }
 
     pub(crate) fn provider(&self) -> &P {
@@ -162,14 +157,10 @@ impl<P: StateProvider> BlockState<P> {
             if !value.is_changed() && !cached.wiped {
                 continue;
             }
-            cached
-                .storage
-                .entry(*slot)
-                .and_modify(|s| s.present = value.present_value())
-                .or_insert(Slot {
-                    base: if cached.wiped { U256::ZERO } else { value.original_value() },
-                    present: value.present_value(),
-                });
+            cached.storage.entry(*slot).and_modify(|s| s.present = value.present_value()).or_insert(Slot {
+                base: if cached.wiped { U256::ZERO } else { value.original_value() },
+                present: value.present_value(),
+            });
         }
         if let Some(code) = &info.code {
             if info.code_hash != EMPTY_CODE_HASH && !self.contracts.contains_key(&info.code_hash) {

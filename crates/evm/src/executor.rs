@@ -139,7 +139,14 @@ impl<P: StateProvider> BlockExecutor<P> {
             .with_cfg(cfg)
             .with_block(block)
             .build_mainnet();
-        Ok(Self { config, header: header.clone(), evm, receipts: Vec::new(), cumulative_gas: 0, blob_gas_used: 0 })
+        Ok(Self {
+            config,
+            header: header.clone(),
+            evm,
+            receipts: Vec::new(),
+            cumulative_gas: 0,
+            blob_gas_used: 0,
+        })
     }
 
     pub fn config(&self) -> ExecutionConfig {
@@ -204,7 +211,10 @@ impl<P: StateProvider> BlockExecutor<P> {
         let available = self.header.gas_limit.saturating_sub(self.cumulative_gas);
         if tx.tx.gas_limit() > available {
             return Ok(TxOutcome::Rejected {
-                reason: format!("gas limit reached: transaction gas {} > block gas left {available}", tx.tx.gas_limit()),
+                reason: format!(
+                    "gas limit reached: transaction gas {} > block gas left {available}",
+                    tx.tx.gas_limit()
+                ),
             });
         }
         let blob_gas = tx.tx.blob_versioned_hashes().map_or(0, |h| h.len() as u64 * GAS_PER_BLOB);
@@ -219,7 +229,9 @@ impl<P: StateProvider> BlockExecutor<P> {
         let env = tx_env(&tx.tx, tx.sender);
         let result = match self.evm.transact_commit(env) {
             Ok(result) => result,
-            Err(EVMError::Transaction(invalid)) => return Ok(TxOutcome::Rejected { reason: invalid.to_string() }),
+            Err(EVMError::Transaction(invalid)) => {
+                return Ok(TxOutcome::Rejected { reason: invalid.to_string() })
+            }
             Err(EVMError::Database(e)) => return Err(EvmError::Provider(e)),
             Err(EVMError::Header(h)) => return Err(EvmError::InvalidBlock(h.to_string())),
             Err(other) => return Err(EvmError::Internal(other.to_string())),
@@ -250,7 +262,10 @@ impl<P: StateProvider> BlockExecutor<P> {
 
     /// Prague's EIP-7002 and EIP-7251 dequeue calls; returns the block's EIP-7685 requests. Deposit requests
     /// (EIP-6110) are read from logs of the chain's deposit contract, when the chain has one.
-    pub fn apply_post_block_calls(&mut self, deposit_contract: Option<Address>) -> Result<Requests, EvmError> {
+    pub fn apply_post_block_calls(
+        &mut self,
+        deposit_contract: Option<Address>,
+    ) -> Result<Requests, EvmError> {
         let mut requests = Requests::default();
         if self.config.fork < Hardfork::Prague {
             return Ok(requests);
@@ -275,7 +290,11 @@ impl<P: StateProvider> BlockExecutor<P> {
     }
 
     /// Ends the block: computes receipts root, bloom and the new state root over the parent's trie.
-    pub fn finish(self, parent_state_root: B256, requests: Option<Requests>) -> Result<ExecutedBlock, EvmError> {
+    pub fn finish(
+        self,
+        parent_state_root: B256,
+        requests: Option<Requests>,
+    ) -> Result<ExecutedBlock, EvmError> {
         let db = &self.evm.ctx.journaled_state.database;
         let mut changes = db.changes();
         let StateRootUpdate { state_root, nodes } =

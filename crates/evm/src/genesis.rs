@@ -67,7 +67,8 @@ mod tests {
     use alloy_primitives::b256;
 
     fn mainnet_alloc() -> BTreeMap<Address, GenesisAccount> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/genesis/mainnet_alloc.json");
+        let path =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/genesis/mainnet_alloc.json");
         let json = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("mainnet alloc fixture {path} must exist: {e}"));
         serde_json::from_str(&json).expect("mainnet alloc parses")

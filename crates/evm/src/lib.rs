@@ -19,14 +19,14 @@ mod state_root;
 mod tx;
 
 pub use block::{
-    build_block, execute_block, next_base_fee, next_excess_blob_gas, validate_header_against_parent, BlockAttributes,
-    BlockBuildOutcome, ImportedBlock,
+    build_block, execute_block, execute_recovered_block, next_base_fee, next_excess_blob_gas,
+    validate_header_against_parent, BlockAttributes, BlockBuildOutcome, ImportedBlock,
 };
-pub use keel_primitives::{AccountChange, StateChanges};
 pub use error::{EvmError, ProviderError};
 pub use executor::{BlockExecutor, ExecutedBlock, ExecutionConfig, TxOutcome, TxReceipt};
 pub use fork::{blob_params, spec_id, BlobParams};
 pub use genesis::{alloc_changes, genesis_state, GenesisState};
+pub use keel_primitives::{AccountChange, StateChanges};
 pub use provider::{BlockHashes, StateProvider, TrieState};
 pub use roots::{logs_bloom, logs_hash, ordered_trie_root};
 pub use state_root::{apply_state_changes, StateRootUpdate};

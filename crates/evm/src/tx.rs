@@ -1,8 +1,5 @@
 use crate::EvmError;
-use alloy_consensus::{
-    transaction::SignerRecoverable,
-    Transaction, TxEnvelope,
-};
+use alloy_consensus::{transaction::SignerRecoverable, Transaction, TxEnvelope};
 use alloy_eips::Typed2718;
 use alloy_primitives::{Address, B256};
 use revm::context::{either::Either, TxEnv};
@@ -19,9 +16,11 @@ impl RecoveredTx {
     /// Recovers the sender of `tx`; `index` only names the transaction in the error.
     pub fn recover(tx: TxEnvelope, index: usize) -> Result<Self, EvmError> {
         let hash = *tx.tx_hash();
-        let sender = tx
-            .recover_signer()
-            .map_err(|e| EvmError::InvalidSignature { index, hash, reason: e.to_string() })?;
+        let sender = tx.recover_signer().map_err(|e| EvmError::InvalidSignature {
+            index,
+            hash,
+            reason: e.to_string(),
+        })?;
         Ok(Self { tx, sender, hash })
     }
 }

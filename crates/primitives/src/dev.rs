@@ -106,11 +106,7 @@ impl DevGenesis {
         for (address, code) in predeploys {
             alloc.insert(
                 *address,
-                GenesisAccount {
-                    nonce: Some(1),
-                    code: Some(Bytes::from_static(code)),
-                    ..Default::default()
-                },
+                GenesisAccount { nonce: Some(1), code: Some(Bytes::from_static(code)), ..Default::default() },
             );
         }
         let genesis = Genesis {

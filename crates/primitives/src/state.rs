@@ -23,4 +23,3 @@ pub struct StateChanges {
     pub accounts: Vec<AccountChange>,
     pub new_code: Vec<(B256, Bytes)>,
 }
-

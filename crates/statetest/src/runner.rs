@@ -6,8 +6,8 @@ use alloy_consensus::{Header, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{keccak256, Address, B256, U256};
 use keel_evm::{
-    alloc_changes, apply_state_changes, logs_hash, BlockExecutor, ExecutionConfig, ProviderError, RecoveredTx,
-    TrieState, TxOutcome,
+    alloc_changes, apply_state_changes, logs_hash, BlockExecutor, ExecutionConfig, ProviderError,
+    RecoveredTx, TrieState, TxOutcome,
 };
 use keel_primitives::{GenesisAccount, Hardfork, EMPTY_ROOT_HASH};
 use keel_trie::MemoryNodeStore;
@@ -67,11 +67,12 @@ pub fn run_file(path: &Path, filter: &Filter) -> Result<Vec<SubtestResult>, Stat
     let text = std::fs::read_to_string(path)
         .map_err(|source| StatetestError::Read { path: path.to_path_buf(), source })?;
     let de = &mut serde_json::Deserializer::from_str(&text);
-    let file: StateTestFile = serde_path_to_error::deserialize(de).map_err(|e| StatetestError::Malformed {
-        path: path.to_path_buf(),
-        field: e.path().to_string(),
-        reason: e.inner().to_string(),
-    })?;
+    let file: StateTestFile =
+        serde_path_to_error::deserialize(de).map_err(|e| StatetestError::Malformed {
+            path: path.to_path_buf(),
+            field: e.path().to_string(),
+            reason: e.inner().to_string(),
+        })?;
     let mut results = Vec::new();
     for (name, test) in &file {
         if filter.name.as_ref().is_some_and(|re| !re.is_match(name)) {

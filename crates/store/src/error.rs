@@ -45,7 +45,11 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn corrupt(table: crate::Table, key: &[u8], reason: impl ToString) -> Self {
-        Self::Corrupt { table: table.name(), key: alloy_primitives::hex::encode(key), reason: reason.to_string() }
+        Self::Corrupt {
+            table: table.name(),
+            key: alloy_primitives::hex::encode(key),
+            reason: reason.to_string(),
+        }
     }
 
     pub(crate) fn missing(table: crate::Table, key: &[u8]) -> Self {

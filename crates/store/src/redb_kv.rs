@@ -20,7 +20,8 @@ impl RedbKv {
     /// Opens the database file at `path`, creating it (and every table) if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(|e| StoreError::Database { op: "open", source: e.into() })?;
-        let txn = db.begin_write().map_err(|e| StoreError::Database { op: "create tables", source: e.into() })?;
+        let txn =
+            db.begin_write().map_err(|e| StoreError::Database { op: "create tables", source: e.into() })?;
         for table in Table::ALL {
             txn.open_table(definition(table))
                 .map_err(|e| StoreError::Database { op: "create tables", source: e.into() })?;
@@ -43,7 +44,8 @@ impl RedbSnapshot {
 
 impl KvRead for RedbSnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let guard = self.table(table).get(key).map_err(|e| StoreError::Database { op: "read", source: e.into() })?;
+        let guard =
+            self.table(table).get(key).map_err(|e| StoreError::Database { op: "read", source: e.into() })?;
         Ok(guard.map(|g| g.value().to_vec()))
     }
 
@@ -66,7 +68,8 @@ impl KvRead for RedbSnapshot {
 
 impl Kv for RedbKv {
     fn snapshot(&self) -> Result<Box<dyn KvRead>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| StoreError::Database { op: "begin read", source: e.into() })?;
+        let txn =
+            self.db.begin_read().map_err(|e| StoreError::Database { op: "begin read", source: e.into() })?;
         let tables = Table::ALL
             .iter()
             .map(|t| txn.open_table(definition(*t)))

@@ -75,7 +75,9 @@ impl Store {
         let store = Self { kv, writer: Mutex::new(()) };
         if let Some(raw) = store.snapshot()?.kv.get(Table::Meta, META_VERSION)? {
             let found = u32::from_be_bytes(
-                raw.as_slice().try_into().map_err(|_| StoreError::corrupt(Table::Meta, META_VERSION, "not a u32"))?,
+                raw.as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::corrupt(Table::Meta, META_VERSION, "not a u32"))?,
             );
             if found != FORMAT_VERSION {
                 return Err(StoreError::Version { found, supported: FORMAT_VERSION });
@@ -147,7 +149,11 @@ fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
 }
 
 /// Adds everything `block` writes to `batch`; `snapshot` is the state it builds on.
-fn block_writes(snapshot: &StoreSnapshot, block: &BlockCommit<'_>, batch: &mut WriteBatch) -> Result<(), StoreError> {
+fn block_writes(
+    snapshot: &StoreSnapshot,
+    block: &BlockCommit<'_>,
+    batch: &mut WriteBatch,
+) -> Result<(), StoreError> {
     let hash = block.hash;
     batch.put(Table::Headers, hash.as_slice(), alloy_rlp::encode(block.header));
     batch.put(Table::Canonical, block.header.number.to_be_bytes(), hash.as_slice());
@@ -214,7 +220,8 @@ fn decode<T: Decodable>(table: Table, key: &[u8], raw: &[u8]) -> Result<T, Store
 }
 
 fn hash_value(table: Table, key: &[u8], raw: &[u8]) -> Result<B256, StoreError> {
-    B256::try_from(raw).map_err(|_| StoreError::corrupt(table, key, format!("expected 32 bytes, found {}", raw.len())))
+    B256::try_from(raw)
+        .map_err(|_| StoreError::corrupt(table, key, format!("expected 32 bytes, found {}", raw.len())))
 }
 
 impl StoreSnapshot {
@@ -240,7 +247,8 @@ impl StoreSnapshot {
     /// The head block's header.
     pub fn head(&self) -> Result<Option<Sealed<Header>>, StoreError> {
         let Some(hash) = self.head_hash()? else { return Ok(None) };
-        let header = self.header(hash)?.ok_or_else(|| StoreError::missing(Table::Headers, hash.as_slice()))?;
+        let header =
+            self.header(hash)?.ok_or_else(|| StoreError::missing(Table::Headers, hash.as_slice()))?;
         Ok(Some(Sealed::new_unchecked(header, hash)))
     }
 
@@ -257,7 +265,8 @@ impl StoreSnapshot {
 
     pub fn header_by_number(&self, number: u64) -> Result<Option<Sealed<Header>>, StoreError> {
         let Some(hash) = self.canonical_hash(number)? else { return Ok(None) };
-        let header = self.header(hash)?.ok_or_else(|| StoreError::missing(Table::Headers, hash.as_slice()))?;
+        let header =
+            self.header(hash)?.ok_or_else(|| StoreError::missing(Table::Headers, hash.as_slice()))?;
         Ok(Some(Sealed::new_unchecked(header, hash)))
     }
 
@@ -287,7 +296,9 @@ impl StoreSnapshot {
         let (hash, index) = raw
             .split_at_checked(32)
             .and_then(|(h, i)| Some((B256::from_slice(h), u64::from_be_bytes(i.try_into().ok()?))))
-            .ok_or_else(|| StoreError::corrupt(Table::TxLookup, key, format!("expected 40 bytes, found {}", raw.len())))?;
+            .ok_or_else(|| {
+                StoreError::corrupt(Table::TxLookup, key, format!("expected 40 bytes, found {}", raw.len()))
+            })?;
         Ok(Some(TxLocation { block_hash: hash, index }))
     }
 
@@ -308,7 +319,12 @@ impl StoreSnapshot {
     /// The head state's value of `slot` of `address`, from the flat table.
     pub fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
         let key = storage_key(&address, &slot);
-        Ok(self.kv.get(Table::Storage, &key)?.map(|raw| decode(Table::Storage, &key, &raw)).transpose()?.unwrap_or_default())
+        Ok(self
+            .kv
+            .get(Table::Storage, &key)?
+            .map(|raw| decode(Table::Storage, &key, &raw))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// Every slot of `address` in the head state's flat table, in slot order.

@@ -47,7 +47,9 @@ impl StoreSnapshot {
         let accounts = leaves(self, state_root, "account")?;
         let rebuilt = rebuilt_root(&accounts)?;
         if rebuilt != state_root {
-            return Err(mismatch(format!("account trie leaves rebuild to {rebuilt}, not state root {state_root}")));
+            return Err(mismatch(format!(
+                "account trie leaves rebuild to {rebuilt}, not state root {state_root}"
+            )));
         }
 
         let mut flat_accounts = Vec::new();
@@ -103,7 +105,9 @@ impl StoreSnapshot {
             for (slot, value) in flat {
                 let in_trie = slots.get(&keccak256(slot.to_be_bytes::<32>()));
                 if in_trie.map(|rlp| rlp.as_ref()) != Some(alloy_rlp::encode(value).as_slice()) {
-                    return Err(mismatch(format!("flat storage {address}[{slot}] differs from its storage trie")));
+                    return Err(mismatch(format!(
+                        "flat storage {address}[{slot}] differs from its storage trie"
+                    )));
                 }
             }
             check.storage_slots += slots.len();
@@ -123,4 +127,3 @@ impl StoreSnapshot {
         Ok(check)
     }
 }
-

@@ -42,7 +42,9 @@ fn memory_and_redb_stores_agree_and_reopen_yields_same_head() {
     assert_eq!(assert_chain_links(&reopened), 40);
 
     // Re-initialising with the same chain keeps the head.
-    match reopened.init(keel_primitives::DevGenesis::default().chain_spec().unwrap().spec_hash(), dummy_commit()) {
+    match reopened
+        .init(keel_primitives::DevGenesis::default().chain_spec().unwrap().spec_hash(), dummy_commit())
+    {
         Ok(InitOutcome::Existing { head: h }) => assert_eq!(h.hash(), head),
         other => panic!("{other:?}"),
     }
@@ -51,8 +53,13 @@ fn memory_and_redb_stores_agree_and_reopen_yields_same_head() {
 fn dummy_commit() -> keel_store::BlockCommit<'static> {
     static HEADER: std::sync::LazyLock<keel_primitives::Header> = std::sync::LazyLock::new(Default::default);
     static BODY: std::sync::LazyLock<keel_primitives::BlockBody<keel_primitives::TxEnvelope>> =
-        std::sync::LazyLock::new(|| keel_primitives::BlockBody { transactions: vec![], ommers: vec![], withdrawals: None });
-    static CHANGES: std::sync::LazyLock<keel_primitives::StateChanges> = std::sync::LazyLock::new(Default::default);
+        std::sync::LazyLock::new(|| keel_primitives::BlockBody {
+            transactions: vec![],
+            ommers: vec![],
+            withdrawals: None,
+        });
+    static CHANGES: std::sync::LazyLock<keel_primitives::StateChanges> =
+        std::sync::LazyLock::new(Default::default);
     keel_store::BlockCommit {
         header: &HEADER,
         hash: B256::ZERO,
@@ -106,7 +113,10 @@ fn wiped_and_deleted_accounts_leave_no_flat_storage() {
         storage,
     };
     let slots: Vec<(U256, U256)> = (1u64..=5).map(|i| (U256::from(i), U256::from(i * 7))).collect();
-    let changes = keel_primitives::StateChanges { accounts: vec![change(Some(account), false, slots)], new_code: vec![] };
+    let changes = keel_primitives::StateChanges {
+        accounts: vec![change(Some(account), false, slots)],
+        new_code: vec![],
+    };
     let (b1, h1) = commit_child(&store, &genesis, genesis_hash, changes);
     assert_eq!(store.snapshot().unwrap().storage_slots(address).unwrap().len(), 5);
 
@@ -123,7 +133,8 @@ fn wiped_and_deleted_accounts_leave_no_flat_storage() {
     snapshot.check_state(b2.state_root).unwrap();
 
     // Deleted: account and slots gone.
-    let changes = keel_primitives::StateChanges { accounts: vec![change(None, false, vec![])], new_code: vec![] };
+    let changes =
+        keel_primitives::StateChanges { accounts: vec![change(None, false, vec![])], new_code: vec![] };
     let (b3, _) = commit_child(&store, &b2, h2, changes);
     let snapshot = store.snapshot().unwrap();
     assert_eq!(snapshot.account(address).unwrap(), None);
@@ -142,7 +153,10 @@ fn corrupt_values_are_errors_naming_table_and_key() {
     store.kv().write(batch).unwrap();
     let snapshot = store.snapshot().unwrap();
     let err = snapshot.head().unwrap_err().to_string();
-    assert!(err.contains("table `headers`") && err.contains(&alloy_primitives::hex::encode(genesis_hash)), "{err}");
+    assert!(
+        err.contains("table `headers`") && err.contains(&alloy_primitives::hex::encode(genesis_hash)),
+        "{err}"
+    );
     let err = snapshot.account(Address::ZERO).unwrap_err().to_string();
     assert!(err.contains("table `accounts`") && err.contains(&"00".repeat(20)), "{err}");
 }

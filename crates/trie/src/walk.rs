@@ -92,7 +92,10 @@ fn emit(
     f: &mut impl FnMut(&[u8], &Bytes) -> Result<(), TrieError>,
 ) -> Result<(), TrieError> {
     if nibbles.len() % 2 != 0 {
-        return Err(TrieError::MalformedNode { hash, reason: "leaf key has an odd number of nibbles".into() });
+        return Err(TrieError::MalformedNode {
+            hash,
+            reason: "leaf key has an odd number of nibbles".into(),
+        });
     }
     let key: Vec<u8> = nibbles.chunks_exact(2).map(|pair| (pair[0] << 4) | pair[1]).collect();
     f(&key, value)
@@ -110,7 +113,8 @@ mod tests {
         let mut expected = alloc::collections::BTreeMap::new();
         for i in 0u32..500 {
             // Mix short keys (inlined nodes, branch values) with hashed ones.
-            let key = if i % 5 == 0 { i.to_be_bytes()[2..].to_vec() } else { keccak256(i.to_be_bytes()).to_vec() };
+            let key =
+                if i % 5 == 0 { i.to_be_bytes()[2..].to_vec() } else { keccak256(i.to_be_bytes()).to_vec() };
             let value = alloc::vec![1u8; (i % 40) as usize + 1];
             trie.insert(&key, &value).unwrap();
             expected.insert(key, value);
@@ -133,7 +137,8 @@ mod tests {
     fn walk_reports_missing_node() {
         let mut trie = Trie::new(MemoryNodeStore::new());
         for i in 0u32..50 {
-            trie.insert(keccak256(i.to_be_bytes()).as_slice(), b"value-long-enough-to-hash-1234567890").unwrap();
+            trie.insert(keccak256(i.to_be_bytes()).as_slice(), b"value-long-enough-to-hash-1234567890")
+                .unwrap();
         }
         let (root, nodes) = trie.commit();
         let mut store: MemoryNodeStore = nodes.into_iter().collect();

@@ -25,7 +25,11 @@ impl Rng {
 pub(crate) fn init_dev(store: &Store) -> (Header, B256) {
     let spec = DevGenesis::default().chain_spec().unwrap();
     let genesis = keel_evm::genesis_state(&spec).unwrap();
-    let body = BlockBody { transactions: vec![], ommers: vec![], withdrawals: genesis.header.withdrawals_root.map(|_| Default::default()) };
+    let body = BlockBody {
+        transactions: vec![],
+        ommers: vec![],
+        withdrawals: genesis.header.withdrawals_root.map(|_| Default::default()),
+    };
     store
         .init(
             spec.spec_hash(),
@@ -67,14 +71,25 @@ pub(crate) fn random_changes(rng: &mut Rng, store: &Store, accounts: usize) -> S
         };
         let mut storage: Vec<(U256, U256)> = if account.is_some() {
             (0..rng.below(8))
-                .map(|_| (U256::from(rng.below(32)), if rng.below(4) == 0 { U256::ZERO } else { U256::from(rng.next()) }))
+                .map(|_| {
+                    (
+                        U256::from(rng.below(32)),
+                        if rng.below(4) == 0 { U256::ZERO } else { U256::from(rng.next()) },
+                    )
+                })
                 .collect()
         } else {
             vec![]
         };
         storage.sort_unstable_by_key(|(slot, _)| *slot);
         storage.dedup_by_key(|(slot, _)| *slot);
-        changes.accounts.push(AccountChange { address, hashed_address: keccak256(address), account, wiped, storage });
+        changes.accounts.push(AccountChange {
+            address,
+            hashed_address: keccak256(address),
+            account,
+            wiped,
+            storage,
+        });
     }
     if rng.below(3) == 0 {
         let code = Bytes::from(rng.next().to_be_bytes().to_vec());
@@ -84,7 +99,12 @@ pub(crate) fn random_changes(rng: &mut Rng, store: &Store, accounts: usize) -> S
 }
 
 /// Builds and commits a child of `parent` carrying `changes`; returns its header and hash.
-pub(crate) fn commit_child(store: &Store, parent: &Header, parent_hash: B256, mut changes: StateChanges) -> (Header, B256) {
+pub(crate) fn commit_child(
+    store: &Store,
+    parent: &Header,
+    parent_hash: B256,
+    mut changes: StateChanges,
+) -> (Header, B256) {
     let snapshot = store.snapshot().unwrap();
     let update = keel_evm::apply_state_changes(&snapshot, parent.state_root, &mut changes).unwrap();
     let header = Header {
@@ -122,7 +142,8 @@ pub(crate) fn assert_chain_links(store: &Store) -> u64 {
     let head = snapshot.head().unwrap().unwrap();
     let mut expected_parent = None;
     for number in 0..=head.number {
-        let block = snapshot.header_by_number(number).unwrap().unwrap_or_else(|| panic!("block {number} missing"));
+        let block =
+            snapshot.header_by_number(number).unwrap().unwrap_or_else(|| panic!("block {number} missing"));
         assert_eq!(keccak256(alloy_rlp::encode(block.inner())), block.hash(), "block {number} hash");
         if let Some(parent) = expected_parent {
             assert_eq!(block.parent_hash, parent, "block {number} parent");
@@ -132,4 +153,3 @@ pub(crate) fn assert_chain_links(store: &Store) -> u64 {
     assert_eq!(expected_parent, Some(head.hash()));
     head.number
 }
-
