@@ -1,7 +1,7 @@
 //! `keel`: the command-line entry point. Each subcommand lives in its own module and calls into the crates.
 
 mod bench;
-mod statetest;
+mod fixtures;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,7 +16,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run ethereum/tests GeneralStateTests through keel's executor and trie.
-    Statetest(statetest::Args),
+    Statetest(fixtures::Args),
+    /// Run ethereum/tests BlockchainTests through keel's node import path (store, executor, trie).
+    Blocktest(fixtures::Args),
     /// Measure execution throughput: bare revm vs keel's executor vs keel's full import (redb).
     Bench(bench::Args),
 }
@@ -31,7 +33,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Statetest(args) => statetest::run(args),
+        Command::Statetest(args) => fixtures::statetest(args),
+        Command::Blocktest(args) => fixtures::blocktest(args),
         Command::Bench(args) => bench::run_bench(args),
     };
     match result {

@@ -66,3 +66,50 @@ pub struct Config {
     #[serde(default)]
     pub chainid: Option<U256>,
 }
+
+/// A BlockchainTests fixture file: test name → test.
+pub type BlockTestFile = BTreeMap<String, BlockTest>;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockTest {
+    pub genesis_block_header: GenesisHeader,
+    #[serde(rename = "genesisRLP")]
+    pub genesis_rlp: Bytes,
+    pub pre: BTreeMap<Address, PreAccount>,
+    pub blocks: Vec<TestBlock>,
+    pub lastblockhash: B256,
+    pub network: String,
+    #[serde(default)]
+    pub post_state: Option<BTreeMap<Address, PreAccount>>,
+    #[serde(default)]
+    pub seal_engine: Option<String>,
+}
+
+/// The genesis header fields a chain spec needs (the rest follow from the forks and the state).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenesisHeader {
+    pub hash: B256,
+    pub coinbase: Address,
+    pub difficulty: U256,
+    pub extra_data: Bytes,
+    pub gas_limit: U256,
+    pub mix_hash: B256,
+    pub nonce: alloy_primitives::B64,
+    pub timestamp: U256,
+    #[serde(default)]
+    pub base_fee_per_gas: Option<U256>,
+    #[serde(default)]
+    pub blob_gas_used: Option<U256>,
+    #[serde(default)]
+    pub excess_blob_gas: Option<U256>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestBlock {
+    pub rlp: Bytes,
+    #[serde(default)]
+    pub expect_exception: Option<String>,
+}

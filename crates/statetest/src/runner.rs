@@ -90,10 +90,11 @@ struct PreState {
     codes: MemoryNodeStore,
 }
 
-fn build_pre_state(test: &StateTest) -> Result<PreState, String> {
-    let alloc: BTreeMap<Address, GenesisAccount> = test
-        .pre
-        .iter()
+/// A fixture's `pre` as a genesis allocation.
+pub(crate) fn genesis_alloc(
+    pre: &BTreeMap<Address, crate::fixture::PreAccount>,
+) -> Result<BTreeMap<Address, GenesisAccount>, String> {
+    pre.iter()
         .map(|(address, a)| {
             let nonce = u64::try_from(a.nonce).map_err(|_| format!("pre.{address}.nonce exceeds 64 bits"))?;
             let account = GenesisAccount {
@@ -105,7 +106,11 @@ fn build_pre_state(test: &StateTest) -> Result<PreState, String> {
             };
             Ok((*address, account))
         })
-        .collect::<Result<_, String>>()?;
+        .collect()
+}
+
+fn build_pre_state(test: &StateTest) -> Result<PreState, String> {
+    let alloc = genesis_alloc(&test.pre)?;
     let mut changes = alloc_changes(&alloc);
     let update = apply_state_changes(&MemoryNodeStore::default(), EMPTY_ROOT_HASH, &mut changes)
         .map_err(|e| e.to_string())?;

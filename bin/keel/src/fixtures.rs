@@ -1,9 +1,10 @@
-//! `keel statetest`: GeneralStateTests, one line per subtest, a summary line, non-zero exit on failure.
+//! `keel statetest` and `keel blocktest`: ethereum/tests fixtures, one line per (sub)test, a summary line,
+//! non-zero exit on failure.
 
 use eyre::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use keel_primitives::Hardfork;
-use keel_statetest::{run_file, Filter, Outcome, SubtestResult};
+use keel_statetest::{run_block_file, run_file, BlockTestResult, Filter, Outcome, SubtestResult};
 use rayon::prelude::*;
 use std::{
     io::Write,
@@ -13,7 +14,7 @@ use std::{
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Only run this fork (ethereum/tests names: Berlin, London, Paris, Shanghai, Cancun, Prague, Osaka, …).
+    /// Only run this fork / network (ethereum/tests names: Berlin, London, Paris, Shanghai, Cancun, Prague, Osaka, …).
     #[arg(long)]
     fork: Option<String>,
     /// Only run tests whose name matches this regular expression.
@@ -47,7 +48,7 @@ fn collect_json(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn line(r: &SubtestResult, json: bool) -> String {
+fn subtest_line(r: &SubtestResult, json: bool) -> String {
     let (status, error) = match &r.outcome {
         Outcome::Passed => ("pass", String::new()),
         Outcome::Failed(e) => ("FAIL", e.clone()),
@@ -75,16 +76,68 @@ fn line(r: &SubtestResult, json: bool) -> String {
     }
 }
 
-pub(crate) fn run(args: Args) -> Result<ExitCode> {
-    let fork = match &args.fork {
-        Some(f) => Some(f.parse::<Hardfork>().map_err(|e| eyre::eyre!("--fork: {e}"))?),
-        None => None,
+fn block_test_line(r: &BlockTestResult, json: bool) -> String {
+    let (status, error) = match &r.outcome {
+        Outcome::Passed => ("pass", String::new()),
+        Outcome::Failed(e) => ("FAIL", e.clone()),
+        Outcome::Skipped(why) => ("skip", why.clone()),
     };
-    let name = match &args.run {
-        Some(re) => Some(regex::Regex::new(re).map_err(|e| eyre::eyre!("--run: {e}"))?),
-        None => None,
-    };
-    let filter = Filter { fork, name };
+    let head = r.head.map(|h| h.to_string()).unwrap_or_default();
+    if json {
+        serde_json::json!({
+            "name": r.name, "network": r.network, "blocks": r.blocks,
+            "pass": matches!(r.outcome, Outcome::Passed), "skipped": matches!(r.outcome, Outcome::Skipped(_)),
+            "head": head, "error": error,
+        })
+        .to_string()
+    } else {
+        format!(
+            "{} {} blocks={} {status} head={head}{}",
+            r.name,
+            r.network,
+            r.blocks,
+            if error.is_empty() { String::new() } else { format!(" error={error:?}") }
+        )
+    }
+}
+
+impl Args {
+    fn filter(&self) -> Result<Filter> {
+        let fork = match &self.fork {
+            Some(f) => Some(f.parse::<Hardfork>().map_err(|e| eyre::eyre!("--fork: {e}"))?),
+            None => None,
+        };
+        let name = match &self.run {
+            Some(re) => Some(regex::Regex::new(re).map_err(|e| eyre::eyre!("--run: {e}"))?),
+            None => None,
+        };
+        Ok(Filter { fork, name })
+    }
+}
+
+/// `keel statetest`.
+pub(crate) fn statetest(args: Args) -> Result<ExitCode> {
+    let filter = args.filter()?;
+    run_fixtures(&args, |file| {
+        let results = run_file(file, &filter).map_err(|e| e.to_string())?;
+        Ok(results.iter().map(|r| (r.outcome.clone(), subtest_line(r, args.json))).collect())
+    })
+}
+
+/// `keel blocktest`.
+pub(crate) fn blocktest(args: Args) -> Result<ExitCode> {
+    let filter = args.filter()?;
+    run_fixtures(&args, |file| {
+        let results = run_block_file(file, &filter).map_err(|e| e.to_string())?;
+        Ok(results.iter().map(|r| (r.outcome.clone(), block_test_line(r, args.json))).collect())
+    })
+}
+
+type FileResult = Result<Vec<(Outcome, String)>, String>;
+
+/// Runs `per_file` over every fixture file under `args.paths` in parallel (with a progress bar on a terminal),
+/// then prints its lines in file order, the skip reasons, and the summary line.
+fn run_fixtures(args: &Args, per_file: impl Fn(&Path) -> FileResult + Sync) -> Result<ExitCode> {
     let mut files = Vec::new();
     for path in &args.paths {
         collect_json(path, &mut files)?;
@@ -94,10 +147,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed_precise} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let results: Vec<Result<Vec<SubtestResult>, String>> = files
+    let results: Vec<FileResult> = files
         .par_iter()
         .map(|file| {
-            let r = run_file(file, &filter).map_err(|e| e.to_string());
+            let r = per_file(file);
             bar.inc(1);
             r
         })
@@ -109,17 +162,17 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     for (file, result) in files.iter().zip(results) {
         match result {
-            Ok(subtests) => {
-                for r in subtests {
-                    match &r.outcome {
+            Ok(lines) => {
+                for (outcome, line) in lines {
+                    match outcome {
                         Outcome::Passed => passed += 1,
                         Outcome::Failed(_) => failed += 1,
                         Outcome::Skipped(why) => {
                             skipped += 1;
-                            *skip_reasons.entry(why.clone()).or_default() += 1;
+                            *skip_reasons.entry(why).or_default() += 1;
                         }
                     }
-                    writeln!(out, "{}", line(&r, args.json))?;
+                    writeln!(out, "{line}")?;
                 }
             }
             Err(e) => {
