@@ -130,7 +130,7 @@ impl<P: StateProvider> BlockState<P> {
             // revm loads every account through `basic` first, so it is cached; if not, its original is what
             // revm saw.
             let info = account.original_info();
-            CachedAccount::new((!info.is_empty()).then(|| StateAccount {
+            CachedAccount::new((!info.is_empty()).then_some(StateAccount {
                 nonce: info.nonce,
                 balance: info.balance,
                 storage_root: EMPTY_ROOT_HASH,

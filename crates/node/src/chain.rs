@@ -41,8 +41,8 @@ impl Chain {
             InitOutcome::Created => {
                 info!(genesis = %genesis.hash, accounts = genesis.changes.accounts.len(), "datadir initialised")
             }
-            InitOutcome::Existing { head } => {
-                info!(number = head.number, hash = %head.hash(), "datadir opened")
+            InitOutcome::Existing { head_hash, head_number } => {
+                info!(number = head_number, hash = %head_hash, "datadir opened")
             }
         }
         Ok(Self { spec, store })

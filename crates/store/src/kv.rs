@@ -121,10 +121,13 @@ pub trait Kv: Send + Sync + std::fmt::Debug {
     fn write(&self, batch: WriteBatch) -> Result<(), StoreError>;
 }
 
+/// Every entry of a [`MemoryKv`], ordered by table then key.
+type Entries = BTreeMap<(Table, Vec<u8>), Vec<u8>>;
+
 /// An in-memory [`Kv`]: for tests, benchmarks and throw-away chains.
 #[derive(Debug, Default)]
 pub struct MemoryKv {
-    tables: RwLock<BTreeMap<(Table, Vec<u8>), Vec<u8>>>,
+    tables: RwLock<Entries>,
 }
 
 impl MemoryKv {
@@ -134,7 +137,7 @@ impl MemoryKv {
 }
 
 /// A snapshot of a [`MemoryKv`]: a copy of its tables (cheap enough for what in-memory stores are used for).
-struct MemorySnapshot(BTreeMap<(Table, Vec<u8>), Vec<u8>>);
+struct MemorySnapshot(Entries);
 
 impl KvRead for MemorySnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {

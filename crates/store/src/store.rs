@@ -46,7 +46,7 @@ pub enum InitOutcome {
     /// The datadir was empty; the genesis block is now the head.
     Created,
     /// The datadir already holds this chain; its head is unchanged.
-    Existing { head: Sealed<Header> },
+    Existing { head_hash: B256, head_number: u64 },
 }
 
 /// keel's chain database.
@@ -106,7 +106,7 @@ impl Store {
                 return Err(StoreError::SpecMismatch { stored, requested: spec_hash });
             }
             let head = snapshot.head()?.ok_or_else(|| StoreError::missing(Table::Meta, META_HEAD))?;
-            return Ok(InitOutcome::Existing { head });
+            return Ok(InitOutcome::Existing { head_hash: head.hash(), head_number: head.number });
         }
         let mut batch = WriteBatch::default();
         batch.put(Table::Meta, META_VERSION, FORMAT_VERSION.to_be_bytes());

@@ -91,7 +91,7 @@ fn emit(
     value: &Bytes,
     f: &mut impl FnMut(&[u8], &Bytes) -> Result<(), TrieError>,
 ) -> Result<(), TrieError> {
-    if nibbles.len() % 2 != 0 {
+    if !nibbles.len().is_multiple_of(2) {
         return Err(TrieError::MalformedNode {
             hash,
             reason: "leaf key has an odd number of nibbles".into(),
