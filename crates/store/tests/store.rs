@@ -45,7 +45,9 @@ fn memory_and_redb_stores_agree_and_reopen_yields_same_head() {
     match reopened
         .init(keel_primitives::DevGenesis::default().chain_spec().unwrap().spec_hash(), dummy_commit())
     {
-        Ok(InitOutcome::Existing { head_hash, head_number }) => assert_eq!((head_hash, head_number), (head, 40)),
+        Ok(InitOutcome::Existing { head_hash, head_number }) => {
+            assert_eq!((head_hash, head_number), (head, 40))
+        }
         other => panic!("{other:?}"),
     }
 }
