@@ -28,15 +28,7 @@ pub struct BlockTestResult {
 /// Runs every test of one BlockchainTests file. A file that cannot be read or parsed, or a block whose RLP does
 /// not decode, is an error naming the file and the field.
 pub fn run_block_file(path: &Path, filter: &Filter) -> Result<Vec<BlockTestResult>, StatetestError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| StatetestError::Read { path: path.to_path_buf(), source })?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let file: BlockTestFile =
-        serde_path_to_error::deserialize(de).map_err(|e| StatetestError::Malformed {
-            path: path.to_path_buf(),
-            field: e.path().to_string(),
-            reason: e.inner().to_string(),
-        })?;
+    let file: BlockTestFile = crate::fixture::read(path)?;
     let mut results = Vec::new();
     for (name, test) in &file {
         if filter.name.as_ref().is_some_and(|re| !re.is_match(name)) {

@@ -2,7 +2,19 @@
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, path::Path};
+
+/// Reads and parses a fixture file; errors name the file and the JSON path of the bad field.
+pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, crate::StatetestError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| crate::StatetestError::Read { path: path.to_path_buf(), source })?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| crate::StatetestError::Malformed {
+        path: path.to_path_buf(),
+        field: e.path().to_string(),
+        reason: e.inner().to_string(),
+    })
+}
 
 /// A fixture file: test name → test.
 pub type StateTestFile = BTreeMap<String, StateTest>;

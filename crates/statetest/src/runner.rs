@@ -64,15 +64,7 @@ const STORAGE_COLLISION_TESTS: &[&str] = &[
 /// Runs every subtest of one fixture file. A file that cannot be read or parsed is an error (the caller
 /// reports it as a failure naming the file and field).
 pub fn run_file(path: &Path, filter: &Filter) -> Result<Vec<SubtestResult>, StatetestError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| StatetestError::Read { path: path.to_path_buf(), source })?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let file: StateTestFile =
-        serde_path_to_error::deserialize(de).map_err(|e| StatetestError::Malformed {
-            path: path.to_path_buf(),
-            field: e.path().to_string(),
-            reason: e.inner().to_string(),
-        })?;
+    let file: StateTestFile = crate::fixture::read(path)?;
     let mut results = Vec::new();
     for (name, test) in &file {
         if filter.name.as_ref().is_some_and(|re| !re.is_match(name)) {
