@@ -2,6 +2,7 @@
 
 mod bench;
 mod fixtures;
+mod node;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a dev chain with anvil's interface: JSON-RPC on 127.0.0.1:8545, funded dev accounts, automine.
+    Node(node::Args),
     /// Run ethereum/tests GeneralStateTests through keel's executor and trie.
     Statetest(fixtures::Args),
     /// Run ethereum/tests BlockchainTests through keel's node import path (store, executor, trie).
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Node(args) => node::run(args),
         Command::Statetest(args) => fixtures::statetest(args),
         Command::Blocktest(args) => fixtures::blocktest(args),
         Command::Bench(args) => bench::run_bench(args),

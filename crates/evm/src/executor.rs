@@ -13,7 +13,7 @@ use keel_primitives::{system, ChainSpec, Hardfork};
 use revm::{
     context::{
         result::{EVMError, ExecutionResult, HaltReason},
-        BlockEnv, CfgEnv, Context,
+        BlockEnv, CfgEnv, Context, TxEnv,
     },
     context_interface::block::BlobExcessGasAndPrice,
     handler::{MainnetContext, MainnetEvm},
@@ -147,6 +147,45 @@ impl<P: StateProvider> BlockExecutor<P> {
             cumulative_gas: 0,
             blob_gas_used: 0,
         })
+    }
+
+    /// An executor for `eth_call` / `eth_estimateGas` on top of `header`'s env, with geth's relaxations: no nonce
+    /// check, no base-fee floor (a zero gas price is allowed), no block gas limit cap, and calls from addresses
+    /// that hold code (EIP-3607 skipped). Use [`simulate`](Self::simulate); nothing is ever committed.
+    pub fn for_call(config: ExecutionConfig, header: &Header, provider: P) -> Result<Self, EvmError> {
+        let mut executor = Self::new(config, header, provider)?;
+        let cfg = &mut executor.evm.ctx.cfg;
+        cfg.disable_nonce_check = true;
+        cfg.disable_base_fee = true;
+        cfg.disable_block_gas_limit = true;
+        cfg.disable_eip3607 = true;
+        // A call may use more gas than a transaction could (EIP-7825's cap applies to transactions only).
+        cfg.tx_gas_limit_cap = Some(u64::MAX);
+        Ok(executor)
+    }
+
+    /// Runs `tx` against the current state without committing anything. `Err` is for infrastructure failures and
+    /// invalid transactions (the reason says why, as geth words it where the two agree).
+    pub fn simulate(&mut self, tx: TxEnv) -> Result<ExecutionResult<HaltReason>, EvmError> {
+        match self.evm.transact(tx) {
+            Ok(result) => Ok(result.result),
+            Err(EVMError::Transaction(invalid)) => {
+                Err(EvmError::InvalidTransaction { index: 0, hash: B256::ZERO, reason: invalid.to_string() })
+            }
+            Err(EVMError::Database(e)) => Err(EvmError::Provider(e)),
+            Err(EVMError::Header(h)) => Err(EvmError::InvalidBlock(h.to_string())),
+            Err(other) => Err(EvmError::Internal(other.to_string())),
+        }
+    }
+
+    /// The most gas one transaction may use in this block: the block gas limit, and from Osaka also EIP-7825's
+    /// cap of 2^24.
+    pub fn max_transaction_gas(&self) -> u64 {
+        if self.config.fork >= Hardfork::Osaka {
+            self.header.gas_limit.min(revm::primitives::eip7825::TX_GAS_LIMIT_CAP)
+        } else {
+            self.header.gas_limit
+        }
     }
 
     pub fn config(&self) -> ExecutionConfig {

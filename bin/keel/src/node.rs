@@ -1,0 +1,159 @@
+//! `keel node`: a dev chain with anvil's flags, serving JSON-RPC on 127.0.0.1:8545.
+
+use eyre::{Result, WrapErr};
+use keel_node::{Mining, Node, NodeConfig};
+use keel_primitives::{dev_accounts, ChainSpec, DEV_MNEMONIC};
+use keel_rpc::RpcConfig;
+use std::{net::IpAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on (loopback by default; anything else exposes signing methods to the network).
+    #[arg(long, default_value = "127.0.0.1", env = "KEEL_HOST")]
+    host: IpAddr,
+    /// Port to listen on (HTTP and WebSocket).
+    #[arg(short, long, default_value_t = 8545, env = "KEEL_PORT")]
+    port: u16,
+    /// Chain id of the dev chain.
+    #[arg(long, default_value_t = keel_primitives::DEV_CHAIN_ID)]
+    chain_id: u64,
+    /// Number of dev accounts to fund and unlock.
+    #[arg(short, long, default_value_t = 10)]
+    accounts: u32,
+    /// Balance of each dev account, in ether.
+    #[arg(long, default_value_t = 10_000)]
+    balance: u64,
+    /// BIP-39 mnemonic the dev accounts derive from (m/44'/60'/0'/0/i).
+    #[arg(short, long, default_value = DEV_MNEMONIC)]
+    mnemonic: String,
+    /// Mine a block every SECONDS instead of on every transaction.
+    #[arg(short, long, value_name = "SECONDS", conflicts_with = "no_mining")]
+    block_time: Option<f64>,
+    /// Mine only on request (evm_mine, anvil_mine).
+    #[arg(long)]
+    no_mining: bool,
+    /// Block gas limit.
+    #[arg(long, default_value_t = 30_000_000)]
+    gas_limit: u64,
+    /// Base fee of the genesis block (wei).
+    #[arg(long, default_value_t = keel_primitives::INITIAL_BASE_FEE)]
+    base_fee: u64,
+    /// Run the chain of this geth-format genesis file instead of the dev chain.
+    #[arg(long, value_name = "GENESIS.json")]
+    init: Option<PathBuf>,
+    /// Where the chain is kept; a restart with the same datadir resumes it.
+    #[arg(long, default_value = ".keel", env = "KEEL_DATADIR")]
+    datadir: PathBuf,
+    /// Keep the chain in memory only (nothing is written to disk).
+    #[arg(long, conflicts_with = "datadir")]
+    ephemeral: bool,
+    /// Largest JSON-RPC request body, in bytes.
+    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    max_request_size: u32,
+}
+
+impl Args {
+    fn config(&self) -> Result<NodeConfig> {
+        let genesis = match &self.init {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).wrap_err_with(|| format!("--init {}", path.display()))?;
+                Some(ChainSpec::from_genesis_json(&path.display().to_string(), &text)?)
+            }
+            None => None,
+        };
+        let mining = match (self.block_time, self.no_mining) {
+            (_, true) => Mining::Manual,
+            (Some(secs), _) if secs > 0.0 => Mining::Interval(Duration::from_secs_f64(secs)),
+            (Some(secs), _) => eyre::bail!("--block-time must be positive, got {secs}"),
+            (None, false) => Mining::Auto,
+        };
+        Ok(NodeConfig {
+            datadir: (!self.ephemeral).then(|| self.datadir.clone()),
+            genesis,
+            mnemonic: self.mnemonic.clone(),
+            accounts: self.accounts,
+            balance_ether: self.balance,
+            chain_id: self.chain_id,
+            gas_limit: self.gas_limit,
+            base_fee: self.base_fee,
+            mining,
+            ..NodeConfig::default()
+        })
+    }
+}
+
+fn banner(args: &Args, node: &Node, listening: std::net::SocketAddr) -> Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let accounts = dev_accounts(&args.mnemonic, args.accounts)?;
+    let snapshot = node.snapshot()?;
+    writeln!(out, "\nkeel v{} — an EVM node that can prove its own work\n", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "Available Accounts\n==================\n")?;
+    for a in &accounts {
+        let balance = snapshot.account(a.address)?.map(|acc| acc.balance).unwrap_or_default();
+        let ether = alloy_primitives::utils::format_ether(balance);
+        writeln!(out, "({}) {} ({ether} ETH)", a.index, a.address)?;
+    }
+    writeln!(out, "\nPrivate Keys\n==================\n")?;
+    for a in &accounts {
+        writeln!(out, "({}) {}", a.index, a.private_key)?;
+    }
+    writeln!(
+        out,
+        "\nWallet\n==================\nMnemonic:          {}\nDerivation path:   m/44'/60'/0'/0/\n",
+        args.mnemonic
+    )?;
+    writeln!(out, "Chain ID\n==================\n\n{}\n", node.chain_id())?;
+    let head = node.chain().head()?;
+    writeln!(out, "Base Fee\n==================\n\n{}\n", head.base_fee_per_gas.unwrap_or_default())?;
+    writeln!(out, "Gas Limit\n==================\n\n{}\n", head.gas_limit)?;
+    let datadir = if args.ephemeral { "(in memory)".to_string() } else { args.datadir.display().to_string() };
+    writeln!(out, "Datadir\n==================\n\n{datadir} (head block {} {})\n", head.number, head.hash())?;
+    writeln!(out, "Listening on {listening}")?;
+    Ok(out)
+}
+
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
+    let config = args.config()?;
+    let node = Arc::new(Node::open(&config)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let rpc = RpcConfig {
+            addr: (args.host, args.port).into(),
+            max_request_size: args.max_request_size,
+            ..RpcConfig::default()
+        };
+        let (addr, handle) = keel_rpc::serve(node.clone(), &rpc).await?;
+        println!("{}", banner(&args, &node, addr)?);
+        let miner = tokio::spawn(interval_miner(node.clone()));
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = handle.clone().stopped() => {}
+        }
+        miner.abort();
+        let _ = handle.stop();
+        tracing::info!("shut down");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Mines on the node's interval while interval mining is on (it can be switched at runtime).
+async fn interval_miner(node: Arc<Node>) {
+    loop {
+        match node.mining() {
+            Mining::Interval(every) => {
+                tokio::time::sleep(every).await;
+                if matches!(node.mining(), Mining::Interval(_)) {
+                    let node = node.clone();
+                    match tokio::task::spawn_blocking(move || node.mine_pending()).await {
+                        Ok(Err(e)) => tracing::error!(error = %e, "interval mining failed"),
+                        Err(e) => tracing::error!(error = %e, "interval miner panicked"),
+                        Ok(Ok(_)) => {}
+                    }
+                }
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}

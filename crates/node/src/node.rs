@@ -1,0 +1,524 @@
+//! [`Node`]: a running dev chain — the chain, a pool, dev-account signing, mining and time control, and the
+//! events RPC subscriptions follow. All methods are synchronous; writers serialise on one lock, readers use
+//! store snapshots and never wait for a block to be built.
+
+use crate::{
+    config::{Mining, NodeConfig},
+    pool::Pool,
+    Chain, DbState, NodeError, OverriddenState, StateView,
+};
+use alloy_consensus::{
+    Header, SignableTransaction, Transaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy,
+};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{keccak256, Address, Signature, TxKind, B256, U256};
+use alloy_rpc_types_eth::{state::StateOverride, BlockId, BlockNumberOrTag, TransactionRequest};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use keel_evm::{
+    next_base_fee, revm::context::result::ExecutionResult, revm::context::TxEnv, BlockAttributes,
+    BlockExecutor, ExecutionConfig, RecoveredTx, StateProvider,
+};
+use keel_primitives::{ChainSpec, Sealed};
+use keel_store::{Store, StoreSnapshot};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+    time::{SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::broadcast;
+use tracing::{debug, info};
+
+/// What subscribers hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// A new head block.
+    Block { number: u64, hash: B256 },
+    /// A transaction entered the pool.
+    PendingTransaction(B256),
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: Pool,
+    mining: Mining,
+    /// Seconds added to the wall clock (evm_increaseTime).
+    time_offset: i64,
+    /// Timestamp of the next block (evm_setNextBlockTimestamp).
+    next_timestamp: Option<u64>,
+}
+
+/// A running dev chain.
+#[derive(Debug)]
+pub struct Node {
+    chain: Chain,
+    accounts: Vec<Address>,
+    signers: HashMap<Address, PrivateKeySigner>,
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<NodeEvent>,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Node {
+    /// Opens (or creates) the chain described by `config`.
+    pub fn open(config: &NodeConfig) -> Result<Self, NodeError> {
+        let dev = config.dev_genesis();
+        let spec = match &config.genesis {
+            Some(spec) => spec.clone(),
+            None => dev.chain_spec().map_err(|e| NodeError::Config(e.to_string()))?,
+        };
+        let store = match &config.datadir {
+            Some(dir) => Store::open(dir)?,
+            None => Store::memory(),
+        };
+        let chain = Chain::open(spec, store)?;
+        let dev_accounts = dev.dev_accounts().map_err(|e| NodeError::Config(e.to_string()))?;
+        let mut accounts = Vec::new();
+        let mut signers = HashMap::new();
+        for account in dev_accounts {
+            let signer = PrivateKeySigner::from_bytes(&account.private_key)
+                .map_err(|e| NodeError::Config(format!("dev key {}: {e}", account.index)))?;
+            accounts.push(account.address);
+            signers.insert(account.address, signer);
+        }
+        let (events, _) = broadcast::channel(1024);
+        let inner =
+            Inner { pool: Pool::default(), mining: config.mining, time_offset: 0, next_timestamp: None };
+        Ok(Self { chain, accounts, signers, inner: Mutex::new(inner), events })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the pool as it was at some point; carry on with it.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    pub fn spec(&self) -> &ChainSpec {
+        self.chain.spec()
+    }
+
+    pub fn chain_id(&self) -> u64 {
+        self.chain.spec().chain_id()
+    }
+
+    /// The dev accounts (eth_accounts), in mnemonic order.
+    pub fn accounts(&self) -> &[Address] {
+        &self.accounts
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn mining(&self) -> Mining {
+        self.lock().mining
+    }
+
+    pub fn set_mining(&self, mining: Mining) {
+        self.lock().mining = mining;
+    }
+
+    /// A consistent view of the chain.
+    pub fn snapshot(&self) -> Result<Arc<StoreSnapshot>, NodeError> {
+        Ok(Arc::new(self.chain.store().snapshot()?))
+    }
+
+    /// The header `id` names, if the chain has it. `pending` reads as the head.
+    pub fn header(&self, snapshot: &StoreSnapshot, id: BlockId) -> Result<Option<Sealed<Header>>, NodeError> {
+        let head = || -> Result<Sealed<Header>, NodeError> {
+            Ok(snapshot
+                .head()?
+                .ok_or(keel_store::StoreError::Missing { table: "meta", key: "head".into() })?)
+        };
+        Ok(match id {
+            BlockId::Hash(h) => {
+                snapshot.header(h.block_hash)?.map(|header| Sealed::new_unchecked(header, h.block_hash))
+            }
+            BlockId::Number(tag) => match tag {
+                BlockNumberOrTag::Latest
+                | BlockNumberOrTag::Pending
+                | BlockNumberOrTag::Safe
+                | BlockNumberOrTag::Finalized => Some(head()?),
+                BlockNumberOrTag::Earliest => snapshot.header_by_number(0)?,
+                BlockNumberOrTag::Number(n) => snapshot.header_by_number(n)?,
+            },
+        })
+    }
+
+    /// The state after block `id`, with the block's header.
+    pub fn state(&self, id: BlockId) -> Result<(Sealed<Header>, StateView), NodeError> {
+        let snapshot = self.snapshot()?;
+        let header = self.header(&snapshot, id)?.ok_or(NodeError::UnknownBlock(id.to_string()))?;
+        let head = snapshot.head_hash()?;
+        let view = if head == Some(header.hash()) {
+            StateView::Head(DbState::new(snapshot))
+        } else {
+            StateView::at_root(snapshot, header.state_root)
+        };
+        Ok((header, view))
+    }
+
+    /// The nonce the next transaction of `sender` should have: after its pooled transactions.
+    pub fn pending_nonce(&self, sender: Address) -> Result<u64, NodeError> {
+        let (_, state) = self.state(BlockId::latest())?;
+        let state_nonce = state.account(sender)?.map_or(0, |a| a.nonce);
+        Ok(self.lock().pool.next_nonce(sender).map_or(state_nonce, |n| n.max(state_nonce)))
+    }
+
+    /// A pooled (not yet mined) transaction.
+    pub fn pooled(&self, hash: &B256) -> Option<RecoveredTx> {
+        self.lock().pool.get(hash).cloned()
+    }
+
+    /// All pooled transactions.
+    pub fn pooled_all(&self) -> Vec<RecoveredTx> {
+        self.lock().pool.all().cloned().collect()
+    }
+
+    /// eth_sendRawTransaction: decodes, validates and pools an EIP-2718 transaction; mines it at once under
+    /// automine.
+    pub fn send_raw_transaction(&self, raw: &[u8]) -> Result<B256, NodeError> {
+        let mut buf = raw;
+        let tx = TxEnvelope::decode_2718(&mut buf)
+            .map_err(|e| NodeError::InvalidTransaction(format!("invalid transaction encoding: {e}")))?;
+        if !buf.is_empty() {
+            return Err(NodeError::InvalidTransaction(format!(
+                "{} trailing bytes after the transaction",
+                buf.len()
+            )));
+        }
+        self.submit(tx)
+    }
+
+    /// Validates and pools a signed transaction.
+    pub fn submit(&self, tx: TxEnvelope) -> Result<B256, NodeError> {
+        if tx.is_eip4844() {
+            return Err(NodeError::InvalidTransaction(
+                "blob transactions are not supported: keel carries no blob sidecars".into(),
+            ));
+        }
+        let tx = RecoveredTx::recover(tx, 0)
+            .map_err(|e| NodeError::InvalidTransaction(format!("invalid sender: {e}")))?;
+        if let Some(id) = tx.tx.chain_id() {
+            if id != self.chain_id() {
+                return Err(NodeError::InvalidTransaction(format!(
+                    "invalid chain id: expected {}, got {id}",
+                    self.chain_id()
+                )));
+            }
+        }
+        let (head, state) = self.state(BlockId::latest())?;
+        let account = state.account(tx.sender)?.unwrap_or_default();
+        if tx.tx.nonce() < account.nonce {
+            return Err(NodeError::InvalidTransaction(format!(
+                "nonce too low: next nonce {}, tx nonce {}",
+                account.nonce,
+                tx.tx.nonce()
+            )));
+        }
+        if tx.tx.gas_limit() > head.gas_limit {
+            return Err(NodeError::InvalidTransaction(format!(
+                "exceeds block gas limit: {} > {}",
+                tx.tx.gas_limit(),
+                head.gas_limit
+            )));
+        }
+        let cost = U256::from(tx.tx.gas_limit()) * U256::from(tx.tx.max_fee_per_gas()) + tx.tx.value();
+        if account.balance < cost {
+            return Err(NodeError::InvalidTransaction(format!(
+                "insufficient funds for gas * price + value: have {} want {cost}",
+                account.balance
+            )));
+        }
+        let hash = tx.hash;
+        let mut inner = self.lock();
+        inner.pool.add(tx).map_err(|e| NodeError::InvalidTransaction(e.to_string()))?;
+        let _ = self.events.send(NodeEvent::PendingTransaction(hash));
+        debug!(%hash, "transaction pooled");
+        if inner.mining == Mining::Auto {
+            self.mine_locked(&mut inner, None)?;
+        }
+        Ok(hash)
+    }
+
+    /// Fills in and signs a transaction request with a dev key (eth_sendTransaction).
+    pub fn sign_request(&self, request: TransactionRequest) -> Result<TxEnvelope, NodeError> {
+        let from = request.from.ok_or_else(|| NodeError::InvalidParams("missing `from`".into()))?;
+        let signer = self.signers.get(&from).ok_or(NodeError::UnknownAccount(from))?;
+        let (head, _) = self.state(BlockId::latest())?;
+        let nonce = match request.nonce {
+            Some(n) => n,
+            None => self.pending_nonce(from)?,
+        };
+        let gas_limit = match request.gas {
+            Some(g) => g,
+            None => self.estimate_gas(request.clone(), BlockId::latest(), None)?,
+        };
+        let to = request.to.unwrap_or(TxKind::Create);
+        let value = request.value.unwrap_or_default();
+        let input = request.input.input().cloned().unwrap_or_default();
+        let chain_id = self.chain_id();
+        let base_fee = u128::from(next_base_fee(self.spec(), head.inner()));
+        let sign = |hash: B256| -> Result<Signature, NodeError> {
+            signer.sign_hash_sync(&hash).map_err(|e| NodeError::Internal(format!("signing: {e}")))
+        };
+        let tx = if let Some(gas_price) = request.gas_price {
+            match request.access_list {
+                Some(access_list) => {
+                    let tx =
+                        TxEip2930 { chain_id, nonce, gas_price, gas_limit, to, value, access_list, input };
+                    let sig = sign(tx.signature_hash())?;
+                    TxEnvelope::Eip2930(tx.into_signed(sig))
+                }
+                None => {
+                    let tx =
+                        TxLegacy { chain_id: Some(chain_id), nonce, gas_price, gas_limit, to, value, input };
+                    let sig = sign(tx.signature_hash())?;
+                    TxEnvelope::Legacy(tx.into_signed(sig))
+                }
+            }
+        } else {
+            let max_priority_fee_per_gas = request.max_priority_fee_per_gas.unwrap_or(DEFAULT_TIP);
+            let max_fee_per_gas = request.max_fee_per_gas.unwrap_or(2 * base_fee + max_priority_fee_per_gas);
+            let access_list = request.access_list.unwrap_or_default();
+            match request.authorization_list {
+                Some(authorization_list) => {
+                    let TxKind::Call(to) = to else {
+                        return Err(NodeError::InvalidParams("EIP-7702 transactions cannot create".into()));
+                    };
+                    let tx = TxEip7702 {
+                        chain_id,
+                        nonce,
+                        gas_limit,
+                        max_fee_per_gas,
+                        max_priority_fee_per_gas,
+                        to,
+                        value,
+                        access_list,
+                        authorization_list,
+                        input,
+                    };
+                    let sig = sign(tx.signature_hash())?;
+                    TxEnvelope::Eip7702(tx.into_signed(sig))
+                }
+                None => {
+                    let tx = TxEip1559 {
+                        chain_id,
+                        nonce,
+                        gas_limit,
+                        max_fee_per_gas,
+                        max_priority_fee_per_gas,
+                        to,
+                        value,
+                        access_list,
+                        input,
+                    };
+                    let sig = sign(tx.signature_hash())?;
+                    TxEnvelope::Eip1559(tx.into_signed(sig))
+                }
+            }
+        };
+        Ok(tx)
+    }
+
+    /// eth_sign: an EIP-191 personal-message signature with a dev key.
+    pub fn sign_message(&self, address: Address, message: &[u8]) -> Result<Signature, NodeError> {
+        let signer = self.signers.get(&address).ok_or(NodeError::UnknownAccount(address))?;
+        signer.sign_message_sync(message).map_err(|e| NodeError::Internal(format!("signing: {e}")))
+    }
+
+    /// Signs a 32-byte hash with a dev key (eth_signTypedData_v4 signs the EIP-712 hash).
+    pub fn sign_hash(&self, address: Address, hash: B256) -> Result<Signature, NodeError> {
+        let signer = self.signers.get(&address).ok_or(NodeError::UnknownAccount(address))?;
+        signer.sign_hash_sync(&hash).map_err(|e| NodeError::Internal(format!("signing: {e}")))
+    }
+
+    /// Mines `count` blocks (evm_mine / anvil_mine), the first at `timestamp` if given.
+    pub fn mine(&self, count: u64, timestamp: Option<u64>) -> Result<Vec<B256>, NodeError> {
+        let mut inner = self.lock();
+        let mut hashes = Vec::new();
+        for i in 0..count.max(1) {
+            hashes.push(self.mine_locked(&mut inner, if i == 0 { timestamp } else { None })?);
+        }
+        Ok(hashes)
+    }
+
+    /// Mines one block with the pool's candidates (also called by the interval miner).
+    pub fn mine_pending(&self) -> Result<B256, NodeError> {
+        let mut inner = self.lock();
+        self.mine_locked(&mut inner, None)
+    }
+
+    fn mine_locked(&self, inner: &mut Inner, timestamp: Option<u64>) -> Result<B256, NodeError> {
+        let (head, state) = self.chain.head_state()?;
+        let wall = now().saturating_add_signed(inner.time_offset);
+        let timestamp = timestamp.or(inner.next_timestamp.take()).unwrap_or(wall).max(head.timestamp + 1);
+        let base_fee = next_base_fee(self.spec(), head.inner());
+        let candidates = inner
+            .pool
+            .candidates(base_fee, |sender| state.account(sender).ok().flatten().map_or(0, |a| a.nonce));
+        let attributes = BlockAttributes {
+            timestamp,
+            beneficiary: Address::ZERO,
+            gas_limit: head.gas_limit,
+            prev_randao: keccak256(head.hash()),
+            parent_beacon_block_root: Some(B256::ZERO),
+            ..Default::default()
+        };
+        let outcome = self.chain.build(&attributes, candidates)?;
+        for tx in &outcome.block.body.transactions {
+            inner.pool.remove(tx.tx_hash());
+        }
+        for (hash, reason) in &outcome.rejected {
+            // Kept: transactions that only missed the block's gas; dropped: those that cannot run on this state.
+            if !reason.starts_with("gas limit reached") {
+                debug!(%hash, reason, "dropping pooled transaction");
+                inner.pool.remove(hash);
+            }
+        }
+        let number = outcome.block.header.number;
+        info!(number, hash = %outcome.hash, txs = outcome.block.body.transactions.len(), gas = outcome.block.header.gas_used, "mined");
+        let _ = self.events.send(NodeEvent::Block { number, hash: outcome.hash });
+        Ok(outcome.hash)
+    }
+
+    /// evm_increaseTime: moves the clock forward; returns the total offset in seconds.
+    pub fn increase_time(&self, seconds: i64) -> i64 {
+        let mut inner = self.lock();
+        inner.time_offset = inner.time_offset.saturating_add(seconds);
+        inner.time_offset
+    }
+
+    /// evm_setNextBlockTimestamp.
+    pub fn set_next_timestamp(&self, timestamp: u64) -> Result<(), NodeError> {
+        let head = self.chain.head()?;
+        if timestamp <= head.timestamp {
+            return Err(NodeError::InvalidParams(format!(
+                "timestamp {timestamp} is not after the head's {}",
+                head.timestamp
+            )));
+        }
+        self.lock().next_timestamp = Some(timestamp);
+        Ok(())
+    }
+
+    /// Builds revm's transaction for a call request.
+    fn call_tx_env(
+        &self,
+        request: &TransactionRequest,
+        gas_cap: u64,
+        nonce: u64,
+    ) -> Result<TxEnv, NodeError> {
+        let from = request.from.unwrap_or_default();
+        let input = request.input.input().cloned().unwrap_or_default();
+        if let (Some(a), Some(b)) = (&request.input.input, &request.input.data) {
+            if a != b {
+                return Err(NodeError::InvalidParams(
+                    "both \"data\" and \"input\" are set and not equal. Please use \"input\" to pass transaction call data".into(),
+                ));
+            }
+        }
+        let (tx_type, gas_price, gas_priority_fee) = match (request.gas_price, request.max_fee_per_gas) {
+            (Some(price), _) => (if request.access_list.is_some() { 1 } else { 0 }, price, None),
+            (None, Some(max_fee)) => {
+                (2, max_fee, Some(request.max_priority_fee_per_gas.unwrap_or(0).min(max_fee)))
+            }
+            (None, None) => (if request.access_list.is_some() { 1 } else { 0 }, 0, None),
+        };
+        let tx_type = if request.authorization_list.is_some() { 4 } else { tx_type };
+        Ok(TxEnv {
+            tx_type,
+            caller: from,
+            gas_limit: request.gas.unwrap_or(gas_cap).min(gas_cap),
+            gas_price,
+            kind: request.to.unwrap_or(TxKind::Create),
+            value: request.value.unwrap_or_default(),
+            data: input,
+            nonce,
+            chain_id: Some(self.chain_id()),
+            access_list: request.access_list.clone().unwrap_or_default(),
+            gas_priority_fee,
+            authorization_list: request
+                .authorization_list
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(keel_evm::revm::context::either::Either::Left)
+                .collect(),
+            ..Default::default()
+        })
+    }
+
+    /// eth_call: runs `request` on the state after block `id` (with optional state overrides), committing nothing.
+    pub fn call(
+        &self,
+        request: &TransactionRequest,
+        id: BlockId,
+        overrides: Option<StateOverride>,
+    ) -> Result<ExecutionResult, NodeError> {
+        let (header, state) = self.state(id)?;
+        // geth: a call at block N runs in N's own env (number, timestamp, base fee, with the base-fee floor off).
+        let env = header.inner().clone();
+        let state = OverriddenState::new(state, overrides.unwrap_or_default());
+        let nonce = state.account(request.from.unwrap_or_default())?.map_or(0, |a| a.nonce);
+        let tx = self.call_tx_env(request, env.gas_limit, nonce)?;
+        let config = ExecutionConfig::for_header(self.spec(), &env);
+        let mut executor = BlockExecutor::for_call(config, &env, state)?;
+        Ok(executor.simulate(tx)?)
+    }
+
+    /// eth_estimateGas: the least gas limit with which `request` succeeds (geth's binary search), or the error /
+    /// revert it fails with at the cap.
+    pub fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        id: BlockId,
+        overrides: Option<StateOverride>,
+    ) -> Result<u64, NodeError> {
+        let (header, state) = self.state(id)?;
+        // geth: a call at block N runs in N's own env (number, timestamp, base fee, with the base-fee floor off).
+        let env = header.inner().clone();
+        let state = OverriddenState::new(state, overrides.unwrap_or_default());
+        let nonce = state.account(request.from.unwrap_or_default())?.map_or(0, |a| a.nonce);
+        let config = ExecutionConfig::for_header(self.spec(), &env);
+        let mut executor = BlockExecutor::for_call(config, &env, state)?;
+        let cap = request.gas.unwrap_or(u64::MAX).min(executor.max_transaction_gas());
+        let mut run = |gas: u64| -> Result<ExecutionResult, NodeError> {
+            let mut tx = self.call_tx_env(&request, cap, nonce)?;
+            tx.gas_limit = gas;
+            Ok(executor.simulate(tx)?)
+        };
+        let at_cap = run(cap)?;
+        if !at_cap.is_success() {
+            return Err(NodeError::from_failed_call(at_cap));
+        }
+        let used = at_cap.tx_gas_used();
+        // geth: try the optimistic guess (used + refund headroom) first, then binary search.
+        let mut lo = used.saturating_sub(1);
+        let mut hi = cap;
+        let optimistic = (used + 2300) * 64 / 63;
+        if optimistic < hi {
+            match run(optimistic) {
+                Ok(r) if r.is_success() => hi = optimistic,
+                _ => lo = optimistic,
+            }
+        }
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            match run(mid) {
+                Ok(r) if r.is_success() => hi = mid,
+                _ => lo = mid,
+            }
+        }
+        Ok(hi)
+    }
+}
+
+/// Default priority fee of transactions the node signs (1 gwei, as anvil).
+const DEFAULT_TIP: u128 = 1_000_000_000;
