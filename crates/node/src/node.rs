@@ -522,3 +522,47 @@ impl Node {
 
 /// Default priority fee of transactions the node signs (1 gwei, as anvil).
 const DEFAULT_TIP: u128 = 1_000_000_000;
+
+impl Node {
+    /// eth_getProof: EIP-1186 account and storage proofs from keel's own trie at block `id`.
+    pub fn proof(
+        &self,
+        address: Address,
+        keys: Vec<alloy_serde::JsonStorageKey>,
+        id: BlockId,
+    ) -> Result<alloy_rpc_types_eth::EIP1186AccountProofResponse, NodeError> {
+        use keel_trie::SecureTrie;
+        let snapshot = self.snapshot()?;
+        let header = self.header(&snapshot, id)?.ok_or(NodeError::UnknownBlock(id.to_string()))?;
+        let accounts = SecureTrie::open(header.state_root, &*snapshot);
+        let account_proof = accounts.prove(address.as_slice())?;
+        let account: keel_primitives::StateAccount = match accounts.get(address.as_slice())? {
+            Some(rlp) => alloy_rlp::decode_exact(&rlp)
+                .map_err(|e| NodeError::Internal(format!("account {address} in the state trie: {e}")))?,
+            None => Default::default(),
+        };
+        let storage = SecureTrie::open(account.storage_root, &*snapshot);
+        let storage_proof = keys
+            .into_iter()
+            .map(|key| {
+                let slot = key.as_b256();
+                let proof = storage.prove(slot.as_slice())?;
+                let value = match storage.get(slot.as_slice())? {
+                    Some(rlp) => alloy_rlp::decode_exact::<U256>(&rlp)
+                        .map_err(|e| NodeError::Internal(format!("storage {address}[{slot}]: {e}")))?,
+                    None => U256::ZERO,
+                };
+                Ok(alloy_rpc_types_eth::EIP1186StorageProof { key, value, proof })
+            })
+            .collect::<Result<_, NodeError>>()?;
+        Ok(alloy_rpc_types_eth::EIP1186AccountProofResponse {
+            address,
+            balance: account.balance,
+            code_hash: account.code_hash,
+            nonce: account.nonce,
+            storage_hash: account.storage_root,
+            account_proof,
+            storage_proof,
+        })
+    }
+}

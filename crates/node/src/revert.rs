@@ -3,12 +3,22 @@
 use alloy_sol_types::{GenericContractError, SolInterface};
 use keel_evm::revm::context::result::{HaltReason, OutOfGasError};
 
-/// The human-readable reason in revert data: `Error(string)`'s message, `Panic(uint256)`'s code, or `None` for
-/// custom errors and empty data (the raw data is always returned beside it).
+/// The human-readable reason in revert data, worded as anvil does: `Error(string)`'s message, `Panic(uint256)`'s
+/// meaning, `custom error 0x<selector>: <arguments>` for anything else, `None` for empty data (the raw data is
+/// always returned beside it).
 pub fn decode_revert_reason(data: &[u8]) -> Option<String> {
-    match GenericContractError::abi_decode(data).ok()? {
-        GenericContractError::Revert(revert) => Some(revert.reason),
-        GenericContractError::Panic(panic) => Some(panic.to_string()),
+    if data.is_empty() {
+        return None;
+    }
+    match GenericContractError::abi_decode(data) {
+        Ok(GenericContractError::Revert(revert)) => Some(revert.reason),
+        Ok(GenericContractError::Panic(panic)) => Some(panic.to_string()),
+        Err(_) if data.len() >= 4 => Some(format!(
+            "custom error 0x{}: {}",
+            alloy_primitives::hex::encode(&data[..4]),
+            alloy_primitives::hex::encode(&data[4..])
+        )),
+        Err(_) => Some(format!("0x{}", alloy_primitives::hex::encode(data))),
     }
 }
 

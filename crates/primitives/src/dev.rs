@@ -42,6 +42,8 @@ pub struct DevGenesis {
     pub balance_ether: u64,
     pub chain_id: u64,
     pub gas_limit: u64,
+    /// Base fee of block 1, the first block mined (as anvil's `--base-fee`): the genesis header carries the base
+    /// fee from which EIP-1559 yields exactly this after an empty genesis.
     pub base_fee: u64,
     pub timestamp: u64,
     pub hardfork: Hardfork,
@@ -115,7 +117,8 @@ impl DevGenesis {
             timestamp: self.timestamp,
             gas_limit: self.gas_limit,
             difficulty: U256::ZERO,
-            base_fee_per_gas: (fork >= Hardfork::London).then_some(u128::from(self.base_fee)),
+            base_fee_per_gas: (fork >= Hardfork::London)
+                .then_some(u128::from(genesis_base_fee(self.base_fee))),
             alloc,
             ..Default::default()
         };
@@ -152,5 +155,35 @@ mod tests {
     #[test]
     fn bad_mnemonic_is_an_error() {
         assert!(dev_accounts("not a mnemonic", 1).is_err());
+    }
+}
+
+/// The genesis base fee whose EIP-1559 successor after an empty genesis block is `first_block` (or the least one
+/// above it when no base fee maps exactly): an empty block lowers the base fee by `floor(base_fee / 8)`.
+pub fn genesis_base_fee(first_block: u64) -> u64 {
+    let next = |g: u64| g - g / 8;
+    let mut g = (u128::from(first_block) * 8 / 7).min(u128::from(u64::MAX)) as u64;
+    while g > 0 && next(g) > first_block {
+        g -= 1;
+    }
+    while next(g) < first_block {
+        g += 1;
+    }
+    g
+}
+
+#[cfg(test)]
+mod base_fee_tests {
+    use super::genesis_base_fee;
+
+    #[test]
+    fn first_block_gets_the_configured_base_fee() {
+        assert_eq!(genesis_base_fee(1_000_000_000), 1_142_857_142);
+        for b in [0u64, 1, 7, 8, 9, 875_000_000, 1_000_000_000, 123_456_789] {
+            let g = genesis_base_fee(b);
+            // Exact where some genesis base fee maps onto `b`, otherwise the next value above it.
+            let next = g - g / 8;
+            assert!(next >= b && next - b <= 1, "{b} -> {g} -> {next}");
+        }
     }
 }

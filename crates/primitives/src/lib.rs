@@ -18,7 +18,7 @@ pub mod system;
 
 pub use account::{StateAccount, EMPTY_CODE_HASH, EMPTY_ROOT_HASH};
 pub use chain::{ChainSpec, INITIAL_BASE_FEE};
-pub use dev::{dev_accounts, DevAccount, DevGenesis, DEV_CHAIN_ID, DEV_MNEMONIC};
+pub use dev::{dev_accounts, genesis_base_fee, DevAccount, DevGenesis, DEV_CHAIN_ID, DEV_MNEMONIC};
 pub use error::PrimitivesError;
 pub use hardfork::Hardfork;
 pub use output_root::{output_root, MESSAGE_PASSER_ADDRESS};

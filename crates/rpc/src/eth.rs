@@ -174,6 +174,9 @@ fn fee_history(node: &Node, params: Params<'_>) -> RpcResult<FeeHistory> {
     }
     history.base_fee_per_gas.push(u128::from(keel_evm::next_base_fee(node.spec(), newest.inner())));
     history.reward = percentiles.map(|_| rewards);
+    // keel carries no blobs: the blob base fee stays at its minimum and no blob gas is used.
+    history.base_fee_per_blob_gas = vec![1; history.base_fee_per_gas.len()];
+    history.blob_gas_used_ratio = vec![0.0; history.gas_used_ratio.len()];
     Ok(history)
 }
 
@@ -387,6 +390,13 @@ pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMetho
             block_receipts(&snapshot, &header).map(Some)
         },
     )?;
+    module.register_blocking_method("eth_getProof", |params, node, _| {
+        let mut seq = params.sequence();
+        let address: Address = seq.next()?;
+        let keys: Vec<alloy_serde::JsonStorageKey> = seq.next()?;
+        let id = block_id(&mut seq)?;
+        node.proof(address, keys, id).map_err(node_error)
+    })?;
     module.register_blocking_method("eth_getLogs", |params, node, _| -> RpcResult<Vec<Log>> {
         let filter: Filter = params.one()?;
         logs(&node, &filter)

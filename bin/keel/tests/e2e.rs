@@ -1,0 +1,253 @@
+//! End to end with real tools: cast (foundry 1.7.1, from npm) drives `keel node`, and the very same scenario runs
+//! against anvil; the normalized answers must agree field by field. Needs `scripts/setup-tools.sh` (the README
+//! test command runs it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{json, Value};
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const ACCOUNT1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tool(name: &str) -> PathBuf {
+    let path = repo().join(format!("tools/node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"));
+    assert!(path.exists(), "{} missing: run scripts/setup-tools.sh", path.display());
+    path
+}
+
+/// A node process, killed on drop.
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd`, waits for its `Listening on ADDR` line.
+fn start(mut cmd: Command) -> Running {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.trim().strip_prefix("Listening on ") {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("node did not report its address");
+    Running { child, url: format!("http://{addr}") }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub(crate) fn start_keel(datadir: &Path) -> Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.args(["node", "--port", &free_port().to_string(), "--datadir"]).arg(datadir);
+    start(cmd)
+}
+
+fn start_anvil() -> Running {
+    let mut cmd = Command::new(tool("anvil"));
+    cmd.args(["--port", &free_port().to_string()]);
+    start(cmd)
+}
+
+/// Runs cast against `url`; returns (success, stdout, stderr).
+fn cast(url: &str, args: &[&str]) -> (bool, String, String) {
+    // Options go right after the subcommand: `send --create CODE ARGS...` takes everything after CODE as arguments.
+    let out =
+        Command::new(tool("cast")).arg(args[0]).args(["--rpc-url", url]).args(&args[1..]).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    )
+}
+
+fn cast_ok(url: &str, args: &[&str]) -> String {
+    let (ok, stdout, stderr) = cast(url, args);
+    let shown: Vec<String> =
+        args.iter().map(|a| if a.len() > 80 { format!("{}…", &a[..80]) } else { a.to_string() }).collect();
+    assert!(ok, "cast {shown:?} failed: {stderr}");
+    stdout
+}
+
+fn bytecode(name: &str) -> String {
+    let hex = std::fs::read_to_string(repo().join(format!("contracts/out/{name}.bin"))).unwrap();
+    format!("0x{}", hex.trim())
+}
+
+/// The fields of a receipt that do not depend on timestamps or block hashes.
+fn receipt_fields(receipt: &Value) -> Value {
+    let logs: Vec<Value> = receipt["logs"]
+        .as_array()
+        .map(|logs| {
+            logs.iter()
+                .map(|l| json!({"address": l["address"], "topics": l["topics"], "data": l["data"], "logIndex": l["logIndex"]}))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "status": receipt["status"], "gasUsed": receipt["gasUsed"], "cumulativeGasUsed": receipt["cumulativeGasUsed"],
+        "from": receipt["from"], "to": receipt["to"], "contractAddress": receipt["contractAddress"],
+        "type": receipt["type"], "effectiveGasPrice": receipt["effectiveGasPrice"], "logs": logs,
+        "logsBloom": receipt["logsBloom"], "transactionIndex": receipt["transactionIndex"],
+    })
+}
+
+fn send(url: &str, args: &[&str]) -> Value {
+    let mut full = vec!["send", "--private-key", KEY0, "--json"];
+    full.extend_from_slice(args);
+    serde_json::from_str(&cast_ok(url, &full)).unwrap()
+}
+
+/// A revert message as cast shows it, without cast's own framing that names the endpoint.
+fn revert_text(stderr: &str) -> String {
+    stderr.lines().find(|l| l.contains("revert")).unwrap_or(stderr).trim().to_string()
+}
+
+/// The scenario: every step's normalized answer, by name.
+fn scenario(url: &str) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = Vec::new();
+    let mut step = |name: &str, value: Value| out.push((name.to_string(), value));
+    step("chain-id", json!(cast_ok(url, &["chain-id"])));
+    step("block-number", json!(cast_ok(url, &["block-number"])));
+    step("balance", json!(cast_ok(url, &["balance", ACCOUNT1])));
+
+    let transfer = send(url, &[ACCOUNT1, "--value", "1ether"]);
+    step("eth transfer", receipt_fields(&transfer));
+    step("balance after", json!(cast_ok(url, &["balance", ACCOUNT1])));
+    step("nonce", json!(cast_ok(url, &["nonce", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"])));
+
+    let supply = "0000000000000000000000000000000000000000000000000de0b6b3a7640000"; // 1e18
+    let deploy = send(url, &["--create", &format!("{}{supply}", bytecode("Token"))]);
+    step("deploy token", receipt_fields(&deploy));
+    let token = deploy["contractAddress"].as_str().unwrap().to_string();
+    step("token code size", json!(cast_ok(url, &["codesize", &token])));
+    let transfer = send(url, &[&token, "transfer(address,uint256)", ACCOUNT1, "1000"]);
+    step("token transfer", receipt_fields(&transfer));
+    step("token balance", json!(cast_ok(url, &["call", &token, "balanceOf(address)(uint256)", ACCOUNT1])));
+    step("token name", json!(cast_ok(url, &["call", &token, "name()(string)"])));
+    step(
+        "estimate transfer",
+        json!(cast_ok(
+            url,
+            &[
+                "estimate",
+                "--from",
+                "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+                &token,
+                "transfer(address,uint256)",
+                ACCOUNT1,
+                "1"
+            ]
+        )),
+    );
+    let logs: Value = serde_json::from_str(&cast_ok(
+        url,
+        &[
+            "logs",
+            "--json",
+            "--from-block",
+            "0",
+            "--address",
+            &token,
+            "Transfer(address indexed,address indexed,uint256)",
+        ],
+    ))
+    .unwrap();
+    let logs: Vec<Value> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| json!({"topics": l["topics"], "data": l["data"], "blockNumber": l["blockNumber"], "logIndex": l["logIndex"], "transactionIndex": l["transactionIndex"], "removed": l["removed"]}))
+        .collect();
+    step("token logs", json!(logs));
+    let tx = transfer["transactionHash"].as_str().unwrap().to_string();
+    let receipt: Value = serde_json::from_str(&cast_ok(url, &["receipt", "--json", &tx])).unwrap();
+    step("cast receipt", receipt_fields(&receipt));
+    let fetched: Value = serde_json::from_str(&cast_ok(url, &["tx", "--json", &tx])).unwrap();
+    step(
+        "cast tx",
+        json!({"from": fetched["from"], "to": fetched["to"], "nonce": fetched["nonce"], "input": fetched["input"], "value": fetched["value"], "type": fetched["type"], "gas": fetched["gas"], "hash": fetched["hash"]}),
+    );
+
+    let deploy = send(url, &["--create", &bytecode("Events")]);
+    step("deploy events", receipt_fields(&deploy));
+    let events = deploy["contractAddress"].as_str().unwrap().to_string();
+    let stored = send(url, &[&events, "store(uint256,uint256)", "7", "5"]);
+    step("store", receipt_fields(&stored));
+    step("stored value", json!(cast_ok(url, &["call", &events, "values(uint256)(uint256)", "7"])));
+    step("storage slot", json!(cast_ok(url, &["storage", &events, "0x00"])));
+    let (ok, _, err) = cast(url, &["call", &events, "store(uint256,uint256)", "7", "5000"]);
+    step("custom error", json!({"ok": ok, "error": revert_text(&err)}));
+    let (ok, _, err) = cast(url, &["call", &events, "fail(string)", "boom"]);
+    step("string revert", json!({"ok": ok, "error": revert_text(&err)}));
+    let (ok, _, err) = cast(url, &["call", &events, "divide(uint256,uint256)(uint256)", "1", "0"]);
+    step("panic", json!({"ok": ok, "error": revert_text(&err)}));
+    let (ok, _, err) =
+        cast(url, &["send", "--private-key", KEY0, &events, "store(uint256,uint256)", "7", "5000"]);
+    step("send reverting", json!({"ok": ok, "error": revert_text(&err)}));
+
+    let block: Value = serde_json::from_str(&cast_ok(url, &["block", "latest", "--json"])).unwrap();
+    step(
+        "latest block",
+        json!({"number": block["number"], "gasUsed": block["gasUsed"], "gasLimit": block["gasLimit"], "baseFeePerGas": block["baseFeePerGas"], "transactions": block["transactions"], "miner": block["miner"], "logsBloom": block["logsBloom"]}),
+    );
+    out
+}
+
+/// `cast proof` of the token's balance slot, checked against the block's state root with keel's verifier.
+fn check_proof(url: &str, account: &str) {
+    let proof: Value = serde_json::from_str(&cast_ok(url, &["proof", account, "0x0", "--json"])).unwrap();
+    let block: Value = serde_json::from_str(&cast_ok(url, &["block", "latest", "--json"])).unwrap();
+    let root: alloy_primitives::B256 = block["stateRoot"].as_str().unwrap().parse().unwrap();
+    let nodes: Vec<alloy_primitives::Bytes> = serde_json::from_value(proof["accountProof"].clone()).unwrap();
+    let address: alloy_primitives::Address = account.parse().unwrap();
+    let key = alloy_primitives::keccak256(address);
+    let leaf = keel_trie::verify_proof(root, key.as_slice(), &nodes).unwrap().expect("account exists");
+    let decoded: keel_primitives::StateAccount = alloy_rlp::decode_exact(&leaf).unwrap();
+    assert_eq!(decoded.storage_root.to_string(), proof["storageHash"].as_str().unwrap());
+}
+
+#[test]
+fn cast_scenario_matches_anvil() {
+    let dir = tempfile::tempdir().unwrap();
+    let keel = start_keel(&dir.path().join("datadir"));
+    let anvil = start_anvil();
+    let started = Instant::now();
+    let ours = scenario(&keel.url);
+    let theirs = scenario(&anvil.url);
+    assert_eq!(ours.len(), theirs.len());
+    let mut differences = Vec::new();
+    for ((name, a), (_, b)) in ours.iter().zip(&theirs) {
+        if a != b {
+            differences.push(format!("{name}:\n  keel:  {a}\n  anvil: {b}"));
+        }
+    }
+    assert!(differences.is_empty(), "keel and anvil differ:\n{}", differences.join("\n"));
+    let token = ours.iter().find(|(n, _)| n == "deploy token").unwrap().1["contractAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    check_proof(&keel.url, &token);
+    check_proof(&anvil.url, &token);
+    eprintln!("scenario ran on both nodes in {:?}", started.elapsed());
+}
