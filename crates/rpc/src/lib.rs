@@ -8,6 +8,7 @@
 mod convert;
 mod error;
 mod eth;
+mod filters;
 
 use jsonrpsee::{
     server::{Server, ServerConfig, ServerHandle},
@@ -52,6 +53,7 @@ pub enum RpcError {
 pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, RpcError> {
     let mut module = RpcModule::from_arc(node);
     eth::register(&mut module)?;
+    filters::register(&mut module, Arc::new(filters::Filters::default()))?;
     Ok(module)
 }
 
@@ -62,6 +64,7 @@ pub async fn serve(node: Arc<Node>, config: &RpcConfig) -> Result<(SocketAddr, S
         .max_request_body_size(config.max_request_size)
         .max_response_body_size(config.max_response_size)
         .max_connections(config.max_connections)
+        .set_id_provider(filters::HexIdProvider::new())
         .build();
     let server = Server::builder()
         .set_config(server_config)

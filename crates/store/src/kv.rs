@@ -28,10 +28,12 @@ pub enum Table {
     Accounts,
     /// address ‖ slot (32 bytes BE) → RLP value, at the head. Scanned by address prefix.
     Storage,
+    /// block hash → what the block overwrote in the flat state (to unwind it on a reorganisation).
+    Changesets,
 }
 
 impl Table {
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Table::Meta,
         Table::Headers,
         Table::Canonical,
@@ -42,6 +44,7 @@ impl Table {
         Table::Code,
         Table::Accounts,
         Table::Storage,
+        Table::Changesets,
     ];
 
     /// The table's name on disk.
@@ -57,6 +60,7 @@ impl Table {
             Table::Code => "code",
             Table::Accounts => "accounts",
             Table::Storage => "storage",
+            Table::Changesets => "changesets",
         }
     }
 

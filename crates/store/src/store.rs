@@ -33,6 +33,28 @@ pub struct BlockCommit<'a> {
     pub trie_nodes: &'a [(B256, Bytes)],
 }
 
+/// What a block overwrote in the flat state: the previous account (RLP, empty = absent) of every changed account
+/// and the previous value of every changed or wiped slot. Applying it backwards unwinds the block.
+#[derive(Debug, Clone, Default, PartialEq, Eq, alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
+struct Changeset {
+    accounts: Vec<PreviousAccount>,
+    storage: Vec<PreviousSlot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
+struct PreviousAccount {
+    address: Address,
+    /// RLP of the account before the block; empty if it did not exist.
+    rlp: Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
+struct PreviousSlot {
+    address: Address,
+    slot: U256,
+    value: U256,
+}
+
 /// Where a transaction was included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxLocation {
@@ -136,6 +158,60 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Unwinds the canonical chain to block `number` (a reorganisation, `evm_revert`): the flat state is restored
+    /// from the changesets of the blocks above it, their canonical entries and transaction lookups are removed, and
+    /// `number` becomes the head — in one atomic write. Headers, bodies, receipts and trie nodes of the removed
+    /// blocks stay readable by hash. Returns the hashes of the removed blocks, newest first.
+    pub fn unwind_to(&self, number: u64) -> Result<Vec<B256>, StoreError> {
+        let _writer = self.writer.lock().map_err(|_| poisoned())?;
+        let snapshot = self.snapshot()?;
+        let head = snapshot.head()?.ok_or_else(|| StoreError::missing(Table::Meta, META_HEAD))?;
+        let target = snapshot
+            .canonical_hash(number)?
+            .ok_or_else(|| StoreError::missing(Table::Canonical, &number.to_be_bytes()))?;
+        let mut batch = WriteBatch::default();
+        let mut removed = Vec::new();
+        for n in (number + 1..=head.number).rev() {
+            let key = n.to_be_bytes();
+            let hash =
+                snapshot.canonical_hash(n)?.ok_or_else(|| StoreError::missing(Table::Canonical, &key))?;
+            let raw = snapshot
+                .kv
+                .get(Table::Changesets, hash.as_slice())?
+                .ok_or_else(|| StoreError::missing(Table::Changesets, hash.as_slice()))?;
+            let changeset: Changeset = decode(Table::Changesets, hash.as_slice(), &raw)?;
+            // Later writes win within a batch: undo slots first, then accounts, newest block first.
+            for PreviousSlot { address, slot, value } in changeset.storage.iter().rev() {
+                let key = storage_key(address, slot);
+                if value.is_zero() {
+                    batch.delete(Table::Storage, key);
+                } else {
+                    batch.put(Table::Storage, key, alloy_rlp::encode(value));
+                }
+            }
+            for PreviousAccount { address, rlp } in changeset.accounts.iter().rev() {
+                if rlp.is_empty() {
+                    batch.delete(Table::Accounts, address.as_slice());
+                } else {
+                    batch.put(Table::Accounts, address.as_slice(), rlp.to_vec());
+                }
+            }
+            if let Some(body) = snapshot.body(hash)? {
+                for tx in &body.transactions {
+                    batch.delete(Table::TxLookup, tx.tx_hash().as_slice());
+                }
+            }
+            batch.delete(Table::Canonical, key);
+            batch.delete(Table::Changesets, hash.as_slice());
+            removed.push(hash);
+        }
+        batch.put(Table::Meta, META_HEAD, target.as_slice());
+        self.kv.write(batch)?;
+        Ok(removed)
+    }
+}
+
 fn poisoned() -> StoreError {
     StoreError::Sealed { table: "meta", reason: "writer lock poisoned by a panicked commit".into() }
 }
@@ -172,17 +248,18 @@ fn block_writes(
     for (code_hash, code) in &block.changes.new_code {
         batch.put(Table::Code, code_hash.as_slice(), code.as_ref());
     }
+    let mut changeset = Changeset::default();
     for change in &block.changes.accounts {
         let address = change.address;
+        let previous = snapshot.kv.get(Table::Accounts, address.as_slice())?.unwrap_or_default();
+        changeset.accounts.push(PreviousAccount { address, rlp: previous.into() });
+        let mut wiped_slots = std::collections::HashSet::new();
         if change.wiped || change.account.is_none() {
             // Storage cleared: drop every flat slot of the account before the block's own writes.
-            let mut stale = Vec::new();
-            snapshot.kv.scan_prefix(Table::Storage, address.as_slice(), &mut |key, _| {
-                stale.push(key.to_vec());
-                true
-            })?;
-            for key in stale {
-                batch.delete(Table::Storage, key);
+            for (slot, value) in snapshot.storage_slots(address)? {
+                batch.delete(Table::Storage, storage_key(&address, &slot));
+                changeset.storage.push(PreviousSlot { address, slot, value });
+                wiped_slots.insert(slot);
             }
         }
         match &change.account {
@@ -191,6 +268,13 @@ fn block_writes(
                 batch.put(Table::Accounts, address.as_slice(), alloy_rlp::encode(account));
                 for (slot, value) in &change.storage {
                     let key = storage_key(&address, slot);
+                    if !wiped_slots.contains(slot) {
+                        changeset.storage.push(PreviousSlot {
+                            address,
+                            slot: *slot,
+                            value: snapshot.storage(address, *slot)?,
+                        });
+                    }
                     if value.is_zero() {
                         batch.delete(Table::Storage, key);
                     } else {
@@ -200,6 +284,7 @@ fn block_writes(
             }
         }
     }
+    batch.put(Table::Changesets, hash.as_slice(), alloy_rlp::encode(&changeset));
     batch.put(Table::Meta, META_HEAD, hash.as_slice());
     Ok(())
 }

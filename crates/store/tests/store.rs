@@ -209,3 +209,35 @@ fn garbage_database_file_is_an_error_not_a_panic() {
     let err = Store::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("database open failed"), "{err}");
 }
+
+#[test]
+fn unwind_restores_flat_state_and_allows_a_new_branch() {
+    let store = Store::memory();
+    let (genesis, genesis_hash) = init_dev(&store);
+    let mut rng = Rng(0xfeed);
+    let mut chain = vec![(genesis, genesis_hash)];
+    for _ in 0..30 {
+        let (parent, parent_hash) = chain.last().unwrap().clone();
+        let changes = random_changes(&mut rng, &store, 16);
+        chain.push(commit_child(&store, &parent, parent_hash, changes));
+    }
+    let removed_tx_free = store.unwind_to(12).unwrap();
+    assert_eq!(removed_tx_free.len(), 18);
+    assert_eq!(removed_tx_free[0], chain[30].1);
+    let snapshot = store.snapshot().unwrap();
+    let head = snapshot.head().unwrap().unwrap();
+    assert_eq!(head.hash(), chain[12].1);
+    assert_eq!(snapshot.canonical_hash(13).unwrap(), None);
+    // The flat state is exactly block 12's state again.
+    snapshot.check_state(chain[12].0.state_root).unwrap();
+    // A different branch grows from there, and can be unwound again.
+    let (mut parent, mut parent_hash) = chain[12].clone();
+    for _ in 0..5 {
+        let changes = random_changes(&mut rng, &store, 16);
+        (parent, parent_hash) = commit_child(&store, &parent, parent_hash, changes);
+        store.snapshot().unwrap().check_state(parent.state_root).unwrap();
+    }
+    assert_eq!(assert_chain_links(&store), 17);
+    store.unwind_to(0).unwrap();
+    store.snapshot().unwrap().check_state(chain[0].0.state_root).unwrap();
+}
