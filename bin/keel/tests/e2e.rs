@@ -3,96 +3,11 @@
 //! test command runs it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{bytecode, cast, cast_ok, start_anvil, start_keel, ACCOUNT1, KEY0};
 use serde_json::{json, Value};
-use std::{
-    io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
-
-const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const ACCOUNT1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tool(name: &str) -> PathBuf {
-    let path = repo().join(format!("tools/node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"));
-    assert!(path.exists(), "{} missing: run scripts/setup-tools.sh", path.display());
-    path
-}
-
-/// A node process, killed on drop.
-struct Running {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `cmd`, waits for its `Listening on ADDR` line.
-fn start(mut cmd: Command) -> Running {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.trim().strip_prefix("Listening on ") {
-                let _ = tx.send(addr.to_string());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("node did not report its address");
-    Running { child, url: format!("http://{addr}") }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-pub(crate) fn start_keel(datadir: &Path) -> Running {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
-    cmd.args(["node", "--port", &free_port().to_string(), "--datadir"]).arg(datadir);
-    start(cmd)
-}
-
-fn start_anvil() -> Running {
-    let mut cmd = Command::new(tool("anvil"));
-    cmd.args(["--port", &free_port().to_string()]);
-    start(cmd)
-}
-
-/// Runs cast against `url`; returns (success, stdout, stderr).
-fn cast(url: &str, args: &[&str]) -> (bool, String, String) {
-    // Options go right after the subcommand: `send --create CODE ARGS...` takes everything after CODE as arguments.
-    let out =
-        Command::new(tool("cast")).arg(args[0]).args(["--rpc-url", url]).args(&args[1..]).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        String::from_utf8_lossy(&out.stderr).trim().to_string(),
-    )
-}
-
-fn cast_ok(url: &str, args: &[&str]) -> String {
-    let (ok, stdout, stderr) = cast(url, args);
-    let shown: Vec<String> =
-        args.iter().map(|a| if a.len() > 80 { format!("{}…", &a[..80]) } else { a.to_string() }).collect();
-    assert!(ok, "cast {shown:?} failed: {stderr}");
-    stdout
-}
-
-fn bytecode(name: &str) -> String {
-    let hex = std::fs::read_to_string(repo().join(format!("contracts/out/{name}.bin"))).unwrap();
-    format!("0x{}", hex.trim())
-}
+use std::time::Instant;
 
 /// The fields of a receipt that do not depend on timestamps or block hashes.
 fn receipt_fields(receipt: &Value) -> Value {

@@ -158,6 +158,22 @@ pub struct BlockAttributes {
     pub extra_data: alloy_primitives::Bytes,
     pub parent_beacon_block_root: Option<B256>,
     pub withdrawals: Vec<alloy_eips::eip4895::Withdrawal>,
+    /// State overwrites applied before the transactions (a dev node's cheat codes). A block built with patches
+    /// cannot be re-executed from its transactions alone: no other client, nor keel's own import or proof client,
+    /// will accept it. Leave empty for real chains.
+    pub patches: Vec<crate::StatePatch>,
+}
+
+/// An overwrite of one account's state (`anvil_setBalance`, `anvil_setNonce`, `anvil_setCode`,
+/// `anvil_setStorageAt`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatePatch {
+    pub address: Address,
+    pub balance: Option<alloy_primitives::U256>,
+    pub nonce: Option<u64>,
+    pub code: Option<alloy_primitives::Bytes>,
+    /// Slot → value.
+    pub storage: Vec<(alloy_primitives::U256, alloy_primitives::U256)>,
 }
 
 /// Builds a block on `parent` from `candidates` in order, skipping those that cannot be included. Blob
@@ -193,6 +209,9 @@ pub fn build_block<P: StateProvider>(
     let config = ExecutionConfig { chain_id: spec.chain_id(), fork };
     let mut executor = BlockExecutor::new(config, &header, provider)?;
     executor.apply_pre_block_calls()?;
+    for patch in &attributes.patches {
+        executor.apply_patch(patch)?;
+    }
     let mut included = Vec::new();
     let mut rejected = Vec::new();
     for tx in candidates {

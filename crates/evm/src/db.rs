@@ -79,6 +79,39 @@ impl<P: StateProvider> BlockState<P> {
         Ok(())
     }
 
+    /// Overwrites parts of an account outside the EVM (a dev node's `anvil_set*` cheat codes).
+    pub(crate) fn apply_patch(&mut self, patch: &crate::StatePatch) -> Result<(), ProviderError> {
+        for (slot, value) in &patch.storage {
+            // Load the slot first so its base is the parent's value and the change is a real diff.
+            let base = Database::storage(self, patch.address, *slot)?;
+            let cached = self.cached(patch.address)?;
+            cached.storage.entry(*slot).or_insert(Slot { base, present: base }).present = *value;
+        }
+        if let Some(code) = &patch.code {
+            let hash = if code.is_empty() { EMPTY_CODE_HASH } else { keccak256(code) };
+            if hash != EMPTY_CODE_HASH && !self.contracts.contains_key(&hash) {
+                let bytecode = Bytecode::new_raw_checked(code.clone())
+                    .unwrap_or_else(|_| Bytecode::new_legacy(code.clone()));
+                self.contracts.insert(hash, bytecode);
+                self.new_code.push((hash, code.clone()));
+            }
+        }
+        let account = self.cached(patch.address)?;
+        let (mut nonce, mut balance, mut code_hash) =
+            account.current.unwrap_or((0, U256::ZERO, EMPTY_CODE_HASH));
+        if let Some(b) = patch.balance {
+            balance = b;
+        }
+        if let Some(n) = patch.nonce {
+            nonce = n;
+        }
+        if let Some(code) = &patch.code {
+            code_hash = if code.is_empty() { EMPTY_CODE_HASH } else { keccak256(code) };
+        }
+        account.current = Some((nonce, balance, code_hash));
+        Ok(())
+    }
+
     /// The net changes of the block so far, sorted by address.
     pub(crate) fn changes(&self) -> StateChanges {
         let mut accounts: Vec<AccountChange> = self

@@ -290,6 +290,11 @@ impl<P: StateProvider> BlockExecutor<P> {
         Ok(TxOutcome::Included { result, receipt })
     }
 
+    /// Applies a cheat-code state overwrite (see [`crate::StatePatch`]).
+    pub fn apply_patch(&mut self, patch: &crate::StatePatch) -> Result<(), EvmError> {
+        Ok(self.db().apply_patch(patch)?)
+    }
+
     /// EIP-4895: credit withdrawals (amounts in gwei) after the transactions.
     pub fn apply_withdrawals(&mut self, withdrawals: &[Withdrawal]) -> Result<(), EvmError> {
         for w in withdrawals {

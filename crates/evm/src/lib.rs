@@ -20,7 +20,7 @@ mod tx;
 
 pub use block::{
     build_block, execute_block, execute_recovered_block, next_base_fee, next_excess_blob_gas,
-    validate_header_against_parent, BlockAttributes, BlockBuildOutcome, ImportedBlock,
+    validate_header_against_parent, BlockAttributes, BlockBuildOutcome, ImportedBlock, StatePatch,
 };
 pub use error::{EvmError, ProviderError};
 pub use executor::{BlockExecutor, ExecutedBlock, ExecutionConfig, TxOutcome, TxReceipt};

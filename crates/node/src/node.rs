@@ -17,12 +17,12 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use keel_evm::{
     next_base_fee, revm::context::result::ExecutionResult, revm::context::TxEnv, BlockAttributes,
-    BlockExecutor, ExecutionConfig, RecoveredTx, StateProvider,
+    BlockExecutor, ExecutionConfig, RecoveredTx, StatePatch, StateProvider,
 };
 use keel_primitives::{ChainSpec, Sealed};
 use keel_store::{Store, StoreSnapshot};
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, MutexGuard},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -46,6 +46,41 @@ struct Inner {
     time_offset: i64,
     /// Timestamp of the next block (evm_setNextBlockTimestamp).
     next_timestamp: Option<u64>,
+    /// Cheat-code overwrites (anvil_set*) not yet in a block; reads at the head see them, the next block applies
+    /// them.
+    patches: BTreeMap<Address, StatePatch>,
+    /// evm_snapshot points, oldest first.
+    snapshots: Vec<SnapshotPoint>,
+    next_snapshot: u64,
+}
+
+/// What evm_revert restores.
+#[derive(Debug, Clone)]
+struct SnapshotPoint {
+    id: u64,
+    block: u64,
+    time_offset: i64,
+    next_timestamp: Option<u64>,
+    patches: BTreeMap<Address, StatePatch>,
+}
+
+/// The pending patches as an `eth_call` state override.
+fn patches_as_overrides(patches: &BTreeMap<Address, StatePatch>) -> StateOverride {
+    patches
+        .iter()
+        .map(|(address, p)| {
+            let state_diff = (!p.storage.is_empty())
+                .then(|| p.storage.iter().map(|(k, v)| (B256::from(*k), B256::from(*v))).collect());
+            let account = alloy_rpc_types_eth::state::AccountOverride {
+                balance: p.balance,
+                nonce: p.nonce,
+                code: p.code.clone(),
+                state_diff,
+                ..Default::default()
+            };
+            (*address, account)
+        })
+        .collect()
 }
 
 /// A running dev chain.
@@ -85,8 +120,15 @@ impl Node {
             signers.insert(account.address, signer);
         }
         let (events, _) = broadcast::channel(1024);
-        let inner =
-            Inner { pool: Pool::default(), mining: config.mining, time_offset: 0, next_timestamp: None };
+        let inner = Inner {
+            pool: Pool::default(),
+            mining: config.mining,
+            time_offset: 0,
+            next_timestamp: None,
+            patches: BTreeMap::new(),
+            snapshots: Vec::new(),
+            next_snapshot: 1,
+        };
         Ok(Self { chain, accounts, signers, inner: Mutex::new(inner), events })
     }
 
@@ -157,7 +199,15 @@ impl Node {
         let header = self.header(&snapshot, id)?.ok_or(NodeError::UnknownBlock(id.to_string()))?;
         let head = snapshot.head_hash()?;
         let view = if head == Some(header.hash()) {
-            StateView::Head(DbState::new(snapshot))
+            let patches = &self.lock().patches;
+            if patches.is_empty() {
+                StateView::Head(DbState::new(snapshot))
+            } else {
+                StateView::Patched(Box::new(OverriddenState::new(
+                    DbState::new(snapshot),
+                    patches_as_overrides(patches),
+                )))
+            }
         } else {
             StateView::at_root(snapshot, header.state_root)
         };
@@ -357,6 +407,7 @@ impl Node {
 
     fn mine_locked(&self, inner: &mut Inner, timestamp: Option<u64>) -> Result<B256, NodeError> {
         let (head, state) = self.chain.head_state()?;
+        let state = OverriddenState::new(state, patches_as_overrides(&inner.patches));
         let wall = now().saturating_add_signed(inner.time_offset);
         let timestamp = timestamp.or(inner.next_timestamp.take()).unwrap_or(wall).max(head.timestamp + 1);
         let base_fee = next_base_fee(self.spec(), head.inner());
@@ -369,9 +420,11 @@ impl Node {
             gas_limit: head.gas_limit,
             prev_randao: keccak256(head.hash()),
             parent_beacon_block_root: Some(B256::ZERO),
+            patches: inner.patches.values().cloned().collect(),
             ..Default::default()
         };
         let outcome = self.chain.build(&attributes, candidates)?;
+        inner.patches.clear();
         for tx in &outcome.block.body.transactions {
             inner.pool.remove(tx.tx_hash());
         }
@@ -564,5 +617,67 @@ impl Node {
             account_proof,
             storage_proof,
         })
+    }
+}
+
+/// Dev-node controls: cheat codes, snapshots, mining.
+impl Node {
+    /// Records a state overwrite (anvil_setBalance / setNonce / setCode / setStorageAt): visible at once to reads
+    /// at the head, applied at the start of the next block.
+    pub fn patch(&self, address: Address, f: impl FnOnce(&mut StatePatch)) {
+        let mut inner = self.lock();
+        let patch =
+            inner.patches.entry(address).or_insert_with(|| StatePatch { address, ..Default::default() });
+        f(patch);
+    }
+
+    /// evm_snapshot: remembers the current head (and clock and pending patches); returns the snapshot's id.
+    pub fn snapshot_point(&self) -> Result<u64, NodeError> {
+        let block = self.chain.head()?.number;
+        let mut inner = self.lock();
+        let id = inner.next_snapshot;
+        inner.next_snapshot += 1;
+        let point = SnapshotPoint {
+            id,
+            block,
+            time_offset: inner.time_offset,
+            next_timestamp: inner.next_timestamp,
+            patches: inner.patches.clone(),
+        };
+        inner.snapshots.push(point);
+        Ok(id)
+    }
+
+    /// evm_revert: unwinds the chain to the snapshot's head (a reorganisation) and forgets this snapshot and all
+    /// later ones. Returns false for an unknown id. Pooled transactions stay pooled; those the unwound blocks
+    /// contained are not reinjected (as anvil).
+    pub fn revert_to(&self, id: u64) -> Result<bool, NodeError> {
+        let mut inner = self.lock();
+        let Some(position) = inner.snapshots.iter().position(|s| s.id == id) else { return Ok(false) };
+        let point = inner.snapshots[position].clone();
+        inner.snapshots.truncate(position);
+        let removed = self.chain.store().unwind_to(point.block)?;
+        inner.time_offset = point.time_offset;
+        inner.next_timestamp = point.next_timestamp;
+        inner.patches = point.patches;
+        if let Ok(head) = self.chain.head() {
+            info!(to = point.block, removed = removed.len(), "reverted");
+            let _ = self.events.send(NodeEvent::Block { number: head.number, hash: head.hash() });
+        }
+        Ok(true)
+    }
+
+    /// anvil_mine: `count` blocks, `interval` seconds apart.
+    pub fn mine_spaced(&self, count: u64, interval: Option<u64>) -> Result<Vec<B256>, NodeError> {
+        let mut inner = self.lock();
+        let mut hashes = Vec::new();
+        for _ in 0..count.max(1) {
+            let timestamp = match interval {
+                Some(step) => Some(self.chain.head()?.timestamp + step.max(1)),
+                None => None,
+            };
+            hashes.push(self.mine_locked(&mut inner, timestamp)?);
+        }
+        Ok(hashes)
     }
 }

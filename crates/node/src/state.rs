@@ -80,9 +80,11 @@ impl BlockHashes for CanonicalHashes {
 }
 
 /// The state after some block: the head through the flat tables, any other block through its state root.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum StateView {
     Head(DbState),
+    /// The head with the dev node's pending cheat-code overwrites (`anvil_set*`) on top.
+    Patched(Box<OverriddenState<DbState>>),
     At(TrieState<Arc<StoreSnapshot>, CodeStore, CanonicalHashes>),
 }
 
@@ -100,6 +102,7 @@ impl StateView {
     fn inner(&self) -> &dyn StateProvider {
         match self {
             Self::Head(s) => s,
+            Self::Patched(s) => &**s,
             Self::At(s) => s,
         }
     }

@@ -6,6 +6,7 @@
 //! data.
 
 mod convert;
+mod dev;
 mod error;
 mod eth;
 mod filters;
@@ -53,6 +54,7 @@ pub enum RpcError {
 pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, RpcError> {
     let mut module = RpcModule::from_arc(node);
     eth::register(&mut module)?;
+    dev::register(&mut module)?;
     filters::register(&mut module, Arc::new(filters::Filters::default()))?;
     Ok(module)
 }
