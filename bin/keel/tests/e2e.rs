@@ -166,3 +166,36 @@ fn cast_scenario_matches_anvil() {
     check_proof(&anvil.url, &token);
     eprintln!("scenario ran on both nodes in {:?}", started.elapsed());
 }
+
+/// ethers v6 (npm): deploy, WebSocket subscriptions to newHeads and logs, log-filter polling, custom-error
+/// decoding; the same script against anvil must see the same things.
+#[test]
+fn ethers_scenario_matches_anvil() {
+    let run = |http: &str| -> serde_json::Value {
+        let ws = http.replace("http://", "ws://");
+        let script = common::repo().join("tools/e2e/ethers-scenario.mjs");
+        let out = std::process::Command::new("node")
+            .arg(&script)
+            .args([http, &ws])
+            .arg(common::repo().join("contracts/out/Events.bin"))
+            .arg(common::repo().join("contracts/out/Events.abi"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ethers scenario against {http}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keel = start_keel(&dir.path().join("datadir"));
+    let anvil = start_anvil();
+    let ours = run(&keel.url);
+    let theirs = run(&anvil.url);
+    assert_eq!(ours["headsSeen"], true, "{ours}");
+    assert_eq!(ours["events"].as_array().unwrap().len(), 3, "{ours}");
+    assert_eq!(ours["polled"].as_array().unwrap().len(), 3, "{ours}");
+    assert_eq!(ours["revert"]["name"], "TooLarge", "{ours}");
+    assert_eq!(ours, theirs);
+}
