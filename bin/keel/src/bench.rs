@@ -60,3 +60,91 @@ pub(crate) fn run_bench(args: Args) -> eyre::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct NodeArgs {
+    /// The anvil binary to compare with (default: the pinned one under tools/ when present).
+    #[arg(long)]
+    anvil: Option<std::path::PathBuf>,
+    /// Transactions per send workload (chain height reached).
+    #[arg(long, default_value_t = 10_000)]
+    transactions: usize,
+    /// Give up on a node's send workload after this many seconds (anvil stalls at a few thousand).
+    #[arg(long, default_value_t = 120)]
+    limit: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_node_bench(args: NodeArgs) -> eyre::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let keel = keel_bench::keel_command(std::env::current_exe()?, dir.path());
+    let anvil_path = args.anvil.clone().or_else(|| {
+        let pinned = std::path::PathBuf::from("tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+        pinned.exists().then_some(pinned)
+    });
+    let mut nodes = vec![keel];
+    if let Some(anvil) = anvil_path {
+        nodes.push(keel_bench::NodeUnderTest {
+            name: "anvil".into(),
+            command: vec![anvil.display().to_string(), "--port".into(), "{port}".into()],
+        });
+    }
+    let limit = std::time::Duration::from_secs(args.limit);
+    let mut reports = Vec::new();
+    for node in &nodes {
+        tracing::info!(node = node.name, "benchmarking");
+        reports.push(
+            keel_bench::bench_node(node, args.transactions, limit).wrap_err_with(|| node.name.clone())?,
+        );
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &reports {
+        println!(
+            "{}: start-up {:.0} ms, RSS idle {:.1} MiB, after load {:.1} MiB",
+            r.name, r.startup_ms, r.idle_rss_mib, r.loaded_rss_mib
+        );
+        for s in &r.sends {
+            let first = s.windows.first().copied().unwrap_or(0.0);
+            let last = s.windows.last().copied().unwrap_or(0.0);
+            println!(
+                "  {:<9} {:<10} {:>6} txs: accepted {:>8.0}/s, mined {:>8.0}/s, first 1k {:>8.0}/s, last 1k {:>8.0}/s{}",
+                s.workload,
+                s.mining,
+                s.transactions,
+                s.accepted_per_second,
+                s.mined_per_second,
+                first,
+                last,
+                s.stalled_after.map(|n| format!(" (stopped at the time limit after {n})")).unwrap_or_default()
+            );
+        }
+        for (method, connections, rate) in &r.calls {
+            println!("  {method:<15} {connections:>2} conn: {rate:>9.0} req/s");
+        }
+    }
+    if let [keel, anvil] = &reports[..] {
+        println!("ratios keel/anvil:");
+        for (k, a) in keel.sends.iter().zip(&anvil.sends) {
+            println!(
+                "  {} {}: mined/s {:.1}x",
+                k.workload,
+                k.mining,
+                k.mined_per_second / a.mined_per_second.max(1e-9)
+            );
+        }
+        for (k, a) in keel.calls.iter().zip(&anvil.calls) {
+            println!("  {} {} conn: {:.1}x", k.0, k.1, k.2 / a.2.max(1e-9));
+        }
+        println!(
+            "  start-up: {:.2}x faster, idle RSS {:.2}x",
+            anvil.startup_ms / keel.startup_ms,
+            keel.idle_rss_mib / anvil.idle_rss_mib
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -24,6 +24,9 @@ enum Command {
     Blocktest(fixtures::Args),
     /// Measure execution throughput: bare revm vs keel's executor vs keel's full import (redb).
     Bench(bench::Args),
+    /// Benchmark `keel node` against anvil over JSON-RPC: transaction throughput by chain height, call rates,
+    /// memory and start-up.
+    BenchNode(bench::NodeArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Statetest(args) => fixtures::statetest(args),
         Command::Blocktest(args) => fixtures::blocktest(args),
         Command::Bench(args) => bench::run_bench(args),
+        Command::BenchNode(args) => bench::run_node_bench(args),
     };
     match result {
         Ok(code) => code,

@@ -14,9 +14,11 @@
 
 mod contracts;
 mod error;
+mod rpc_bench;
 mod run;
 mod workload;
 
 pub use error::BenchError;
+pub use rpc_bench::{bench_node, keel_command, NodeReport, NodeUnderTest, SendReport};
 pub use run::{run, BenchReport, ModeResult};
 pub use workload::{Workload, WorkloadKind};

@@ -219,13 +219,13 @@ pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMetho
     module.register_method("eth_blobBaseFee", |_, _, _| -> RpcResult<U256> { Ok(U256::from(1u64)) })?;
     module.register_blocking_method("eth_feeHistory", |params, node, _| fee_history(&node, params))?;
 
-    module.register_blocking_method("eth_getBalance", |params, node, _| -> RpcResult<U256> {
+    module.register_method("eth_getBalance", |params, node, _| -> RpcResult<U256> {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
         let (_, state) = node.state(block_id(&mut seq)?).map_err(node_error)?;
         Ok(state.account(address).map_err(|e| node_error(e.into()))?.map(|a| a.balance).unwrap_or_default())
     })?;
-    module.register_blocking_method("eth_getTransactionCount", |params, node, _| -> RpcResult<U64> {
+    module.register_method("eth_getTransactionCount", |params, node, _| -> RpcResult<U64> {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
         let id = block_id(&mut seq)?;
@@ -237,7 +237,7 @@ pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMetho
             state.account(address).map_err(|e| node_error(e.into()))?.map(|a| a.nonce).unwrap_or_default(),
         ))
     })?;
-    module.register_blocking_method("eth_getCode", |params, node, _| -> RpcResult<Bytes> {
+    module.register_method("eth_getCode", |params, node, _| -> RpcResult<Bytes> {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
         let (_, state) = node.state(block_id(&mut seq)?).map_err(node_error)?;
@@ -246,7 +246,7 @@ pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMetho
             None => Ok(Bytes::new()),
         }
     })?;
-    module.register_blocking_method("eth_getStorageAt", |params, node, _| -> RpcResult<B256> {
+    module.register_method("eth_getStorageAt", |params, node, _| -> RpcResult<B256> {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
         let slot: U256 = seq.next()?;

@@ -31,21 +31,31 @@ impl RedbKv {
     }
 }
 
+/// A read transaction; tables are opened on first use (most reads touch one or two of them).
 struct RedbSnapshot {
-    tables: Vec<ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    txn: redb::ReadTransaction,
+    tables: [std::sync::OnceLock<ReadOnlyTable<&'static [u8], &'static [u8]>>; Table::ALL.len()],
 }
 
 impl RedbSnapshot {
-    fn table(&self, table: Table) -> &ReadOnlyTable<&'static [u8], &'static [u8]> {
-        // `tables` is built from `Table::ALL`, whose order is the discriminant order.
-        &self.tables[table as usize]
+    fn table(&self, table: Table) -> Result<&ReadOnlyTable<&'static [u8], &'static [u8]>, StoreError> {
+        // `Table::ALL`'s order is the discriminant order.
+        let slot = &self.tables[table as usize];
+        if let Some(t) = slot.get() {
+            return Ok(t);
+        }
+        let opened = self
+            .txn
+            .open_table(definition(table))
+            .map_err(|e| StoreError::Database { op: "open table", source: e.into() })?;
+        Ok(slot.get_or_init(|| opened))
     }
 }
 
 impl KvRead for RedbSnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let guard =
-            self.table(table).get(key).map_err(|e| StoreError::Database { op: "read", source: e.into() })?;
+            self.table(table)?.get(key).map_err(|e| StoreError::Database { op: "read", source: e.into() })?;
         Ok(guard.map(|g| g.value().to_vec()))
     }
 
@@ -56,7 +66,7 @@ impl KvRead for RedbSnapshot {
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
         let scan = |e: redb::StorageError| StoreError::Database { op: "scan", source: e.into() };
-        for entry in self.table(table).range::<&[u8]>(prefix..).map_err(scan)? {
+        for entry in self.table(table)?.range::<&[u8]>(prefix..).map_err(scan)? {
             let (key, value) = entry.map_err(scan)?;
             if !key.value().starts_with(prefix) || !f(key.value(), value.value()) {
                 break;
@@ -70,12 +80,7 @@ impl Kv for RedbKv {
     fn snapshot(&self) -> Result<Box<dyn KvRead>, StoreError> {
         let txn =
             self.db.begin_read().map_err(|e| StoreError::Database { op: "begin read", source: e.into() })?;
-        let tables = Table::ALL
-            .iter()
-            .map(|t| txn.open_table(definition(*t)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Database { op: "open table", source: e.into() })?;
-        Ok(Box::new(RedbSnapshot { tables }))
+        Ok(Box::new(RedbSnapshot { txn, tables: Default::default() }))
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
