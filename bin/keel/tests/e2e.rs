@@ -121,6 +121,38 @@ fn scenario(url: &str) -> Vec<(String, Value)> {
         cast(url, &["send", "--private-key", KEY0, &events, "store(uint256,uint256)", "7", "5000"]);
     step("send reverting", json!({"ok": ok, "error": revert_text(&err)}));
 
+    let stored_tx = stored["transactionHash"].as_str().unwrap().to_string();
+    let calls: Value = serde_json::from_str(&cast_ok(
+        url,
+        &["rpc", "debug_traceTransaction", &stored_tx, r#"{"tracer":"callTracer"}"#],
+    ))
+    .unwrap();
+    step("callTracer", calls);
+    let logs: Value =
+        serde_json::from_str(&cast_ok(url, &["rpc", "debug_traceTransaction", &stored_tx, "{}"])).unwrap();
+    let ops: Vec<Value> = logs["structLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| json!([l["pc"], l["op"], l["gas"], l["gasCost"], l["depth"], l["stack"]]))
+        .collect();
+    step(
+        "struct logs",
+        json!({"gas": logs["gas"], "failed": logs["failed"], "returnValue": logs["returnValue"], "ops": ops}),
+    );
+    let request = json!({"from": "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266", "to": &events,
+        "data": format!("0x{}{:064x}{:064x}", "6ed28ed0", 9, 3)});
+    let traced: Value = serde_json::from_str(&cast_ok(
+        url,
+        &["rpc", "debug_traceCall", &request.to_string(), "latest", r#"{"tracer":"callTracer"}"#],
+    ))
+    .unwrap();
+    step("debug_traceCall", traced);
+    let access: Value =
+        serde_json::from_str(&cast_ok(url, &["rpc", "eth_createAccessList", &request.to_string(), "latest"]))
+            .unwrap();
+    step("createAccessList", access);
+
     let block: Value = serde_json::from_str(&cast_ok(url, &["block", "latest", "--json"])).unwrap();
     step(
         "latest block",

@@ -42,8 +42,10 @@ impl CachedAccount {
     }
 }
 
+/// The revm database of a [`crate::BlockExecutor`]: a cache over a [`StateProvider`] that accumulates the block's
+/// committed changes (see the module docs).
 #[derive(Debug)]
-pub(crate) struct BlockState<P> {
+pub struct BlockState<P> {
     provider: P,
     accounts: HashMap<Address, CachedAccount>,
     contracts: HashMap<B256, Bytecode>,

@@ -17,7 +17,8 @@ use revm::{
     },
     context_interface::block::BlobExcessGasAndPrice,
     handler::{MainnetContext, MainnetEvm},
-    DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext, SystemCallEvm,
+    DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, InspectCommitEvm, InspectEvm, MainBuilder, MainContext,
+    SystemCallEvm,
 };
 
 /// What the executor needs to know about the chain for one block.
@@ -91,16 +92,22 @@ pub struct ExecutedBlock {
     pub trie_nodes: Vec<(B256, Bytes)>,
 }
 
-type Evm<P> = MainnetEvm<MainnetContext<BlockState<P>>>;
+type Evm<P, I> = MainnetEvm<MainnetContext<BlockState<P>>, I>;
+
+/// The revm context a [`BlockExecutor`] runs in; inspectors (tracers) are written against it.
+pub type ExecutorContext<P> = MainnetContext<BlockState<P>>;
 
 /// Executes one block on top of the state a [`StateProvider`] serves: pre-block system calls, transactions,
 /// withdrawals, post-block requests, then the state root. Used by block import, block building, the state-test
 /// runner and the proof client alike.
+///
+/// `I` is an optional revm inspector (tracers use it through [`BlockExecutor::inspect_transaction`] and
+/// [`BlockExecutor::simulate_inspect`]); block import and building use none.
 #[derive(Debug)]
-pub struct BlockExecutor<P: StateProvider> {
+pub struct BlockExecutor<P: StateProvider, I = ()> {
     config: ExecutionConfig,
     header: Header,
-    evm: Evm<P>,
+    evm: Evm<P, I>,
     receipts: Vec<TxReceipt>,
     cumulative_gas: u64,
     blob_gas_used: u64,
@@ -110,6 +117,23 @@ impl<P: StateProvider> BlockExecutor<P> {
     /// An executor for a block with the env fields of `header` (number, timestamp, beneficiary, gas limit, base
     /// fee, difficulty / prevrandao, excess blob gas, parent beacon root, parent hash).
     pub fn new(config: ExecutionConfig, header: &Header, provider: P) -> Result<Self, EvmError> {
+        Self::with_inspector(config, header, provider, ())
+    }
+
+    /// An executor for `eth_call` / `eth_estimateGas` (see [`BlockExecutor::for_call_with_inspector`]).
+    pub fn for_call(config: ExecutionConfig, header: &Header, provider: P) -> Result<Self, EvmError> {
+        Self::for_call_with_inspector(config, header, provider, ())
+    }
+}
+
+impl<P: StateProvider, I> BlockExecutor<P, I> {
+    /// [`BlockExecutor::new`] with an inspector attached.
+    pub fn with_inspector(
+        config: ExecutionConfig,
+        header: &Header,
+        provider: P,
+        inspector: I,
+    ) -> Result<Self, EvmError> {
         let spec = spec_id(config.fork)
             .ok_or_else(|| EvmError::InvalidBlock(format!("fork {} is not executable", config.fork)))?;
         let mut cfg = CfgEnv::new_with_spec(spec);
@@ -138,7 +162,7 @@ impl<P: StateProvider> BlockExecutor<P> {
             .with_db(BlockState::new(provider))
             .with_cfg(cfg)
             .with_block(block)
-            .build_mainnet();
+            .build_mainnet_with_inspector(inspector);
         Ok(Self {
             config,
             header: header.clone(),
@@ -152,8 +176,13 @@ impl<P: StateProvider> BlockExecutor<P> {
     /// An executor for `eth_call` / `eth_estimateGas` on top of `header`'s env, with geth's relaxations: no nonce
     /// check, no base-fee floor (a zero gas price is allowed), no block gas limit cap, and calls from addresses
     /// that hold code (EIP-3607 skipped). Use [`simulate`](Self::simulate); nothing is ever committed.
-    pub fn for_call(config: ExecutionConfig, header: &Header, provider: P) -> Result<Self, EvmError> {
-        let mut executor = Self::new(config, header, provider)?;
+    pub fn for_call_with_inspector(
+        config: ExecutionConfig,
+        header: &Header,
+        provider: P,
+        inspector: I,
+    ) -> Result<Self, EvmError> {
+        let mut executor = Self::with_inspector(config, header, provider, inspector)?;
         let cfg = &mut executor.evm.ctx.cfg;
         cfg.disable_nonce_check = true;
         cfg.disable_base_fee = true;
@@ -246,10 +275,19 @@ impl<P: StateProvider> BlockExecutor<P> {
     /// Offers one transaction to the block: either it is included (with a receipt) or rejected without any
     /// state change.
     pub fn execute_transaction(&mut self, tx: &RecoveredTx) -> Result<TxOutcome, EvmError> {
+        if let Some(rejected) = self.check_block_limits(tx) {
+            return Ok(rejected);
+        }
+        let result = self.evm.transact_commit(tx_env(&tx.tx, tx.sender));
+        self.record(tx, result)
+    }
+
+    /// Why `tx` cannot fit in what is left of the block, if it cannot.
+    fn check_block_limits(&self, tx: &RecoveredTx) -> Option<TxOutcome> {
         // geth: "gas limit reached" — the transaction must fit in what is left of the block.
         let available = self.header.gas_limit.saturating_sub(self.cumulative_gas);
         if tx.tx.gas_limit() > available {
-            return Ok(TxOutcome::Rejected {
+            return Some(TxOutcome::Rejected {
                 reason: format!(
                     "gas limit reached: transaction gas {} > block gas left {available}",
                     tx.tx.gas_limit()
@@ -260,13 +298,21 @@ impl<P: StateProvider> BlockExecutor<P> {
         if blob_gas > 0 {
             let max = blob_params(self.config.fork).map_or(0, |b| b.max_blob_gas_per_block());
             if self.blob_gas_used + blob_gas > max {
-                return Ok(TxOutcome::Rejected {
+                return Some(TxOutcome::Rejected {
                     reason: format!("blob gas limit reached: {} + {blob_gas} > {max}", self.blob_gas_used),
                 });
             }
         }
-        let env = tx_env(&tx.tx, tx.sender);
-        let result = match self.evm.transact_commit(env) {
+        None
+    }
+
+    /// Turns revm's answer for an executed (and committed) transaction into an outcome and a receipt.
+    fn record<E: std::fmt::Display>(
+        &mut self,
+        tx: &RecoveredTx,
+        result: Result<ExecutionResult<HaltReason>, EVMError<ProviderError, E>>,
+    ) -> Result<TxOutcome, EvmError> {
+        let result = match result {
             Ok(result) => result,
             Err(EVMError::Transaction(invalid)) => {
                 return Ok(TxOutcome::Rejected { reason: invalid.to_string() })
@@ -275,6 +321,7 @@ impl<P: StateProvider> BlockExecutor<P> {
             Err(EVMError::Header(h)) => return Err(EvmError::InvalidBlock(h.to_string())),
             Err(other) => return Err(EvmError::Internal(other.to_string())),
         };
+        let blob_gas = tx.tx.blob_versioned_hashes().map_or(0, |h| h.len() as u64 * GAS_PER_BLOB);
         let gas_used = result.tx_gas_used();
         self.cumulative_gas += gas_used;
         self.blob_gas_used += blob_gas;
@@ -288,6 +335,16 @@ impl<P: StateProvider> BlockExecutor<P> {
         };
         self.receipts.push(receipt.clone());
         Ok(TxOutcome::Included { result, receipt })
+    }
+
+    /// The attached inspector.
+    pub fn inspector(&self) -> &I {
+        &self.evm.inspector
+    }
+
+    /// The attached inspector, mutably (e.g. to reset a tracer between transactions).
+    pub fn inspector_mut(&mut self) -> &mut I {
+        &mut self.evm.inspector
     }
 
     /// Applies a cheat-code state overwrite (see [`crate::StatePatch`]).
@@ -402,4 +459,28 @@ fn parse_deposit_log(log: &Log) -> Result<Vec<u8>, EvmError> {
         out.extend_from_slice(&data[start + 32..start + 32 + len]);
     }
     Ok(out)
+}
+
+impl<P: StateProvider, I: revm::Inspector<ExecutorContext<P>>> BlockExecutor<P, I> {
+    /// [`BlockExecutor::execute_transaction`] with the inspector watching.
+    pub fn inspect_transaction(&mut self, tx: &RecoveredTx) -> Result<TxOutcome, EvmError> {
+        if let Some(rejected) = self.check_block_limits(tx) {
+            return Ok(rejected);
+        }
+        let result = self.evm.inspect_tx_commit(tx_env(&tx.tx, tx.sender));
+        self.record(tx, result)
+    }
+
+    /// [`BlockExecutor::simulate`] with the inspector watching.
+    pub fn simulate_inspect(&mut self, tx: TxEnv) -> Result<ExecutionResult<HaltReason>, EvmError> {
+        match self.evm.inspect_tx(tx) {
+            Ok(result) => Ok(result.result),
+            Err(EVMError::Transaction(invalid)) => {
+                Err(EvmError::InvalidTransaction { index: 0, hash: B256::ZERO, reason: invalid.to_string() })
+            }
+            Err(EVMError::Database(e)) => Err(EvmError::Provider(e)),
+            Err(EVMError::Header(h)) => Err(EvmError::InvalidBlock(h.to_string())),
+            Err(other) => Err(EvmError::Internal(other.to_string())),
+        }
+    }
 }

@@ -22,8 +22,9 @@ pub use block::{
     build_block, execute_block, execute_recovered_block, next_base_fee, next_excess_blob_gas,
     validate_header_against_parent, BlockAttributes, BlockBuildOutcome, ImportedBlock, StatePatch,
 };
+pub use db::BlockState;
 pub use error::{EvmError, ProviderError};
-pub use executor::{BlockExecutor, ExecutedBlock, ExecutionConfig, TxOutcome, TxReceipt};
+pub use executor::{BlockExecutor, ExecutedBlock, ExecutionConfig, ExecutorContext, TxOutcome, TxReceipt};
 pub use fork::{blob_params, spec_id, BlobParams};
 pub use genesis::{alloc_changes, genesis_state, GenesisState};
 pub use keel_primitives::{AccountChange, StateChanges};

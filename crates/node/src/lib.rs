@@ -15,6 +15,7 @@ mod node;
 mod pool;
 mod revert;
 mod state;
+mod trace;
 
 pub use chain::Chain;
 pub use config::{Mining, NodeConfig};

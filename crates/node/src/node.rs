@@ -462,7 +462,7 @@ impl Node {
     }
 
     /// Builds revm's transaction for a call request.
-    fn call_tx_env(
+    pub(crate) fn call_tx_env(
         &self,
         request: &TransactionRequest,
         gas_cap: u64,

@@ -6,6 +6,7 @@
 //! data.
 
 mod convert;
+mod debug;
 mod dev;
 mod error;
 mod eth;
@@ -55,6 +56,7 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, RpcError> {
     let mut module = RpcModule::from_arc(node);
     eth::register(&mut module)?;
     dev::register(&mut module)?;
+    debug::register(&mut module)?;
     filters::register(&mut module, Arc::new(filters::Filters::default()))?;
     Ok(module)
 }

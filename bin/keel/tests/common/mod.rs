@@ -62,7 +62,8 @@ pub fn start_keel(datadir: &Path) -> Running {
 
 pub fn start_anvil() -> Running {
     let mut cmd = Command::new(tool("anvil"));
-    cmd.args(["--port", &free_port().to_string()]);
+    // anvil records opcode steps (for debug_traceTransaction's struct logger) only when asked to.
+    cmd.args(["--port", &free_port().to_string(), "--steps-tracing"]);
     start(cmd)
 }
 

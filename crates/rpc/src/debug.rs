@@ -1,0 +1,54 @@
+//! The `debug_` namespace: geth's struct logger and callTracer over keel's executor.
+
+use crate::{
+    error::{node_error, RpcResult},
+    eth::block_id,
+};
+use alloy_primitives::B256;
+use alloy_rpc_types_eth::{BlockId, BlockNumberOrTag, TransactionRequest};
+use alloy_rpc_types_trace::geth::{
+    GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult,
+};
+use jsonrpsee::{core::RegisterMethodError, RpcModule};
+use keel_node::Node;
+
+pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMethodError> {
+    module.register_blocking_method("debug_traceTransaction", |params, node, _| -> RpcResult<GethTrace> {
+        let mut seq = params.sequence();
+        let hash: B256 = seq.next()?;
+        let opts: GethDebugTracingOptions = seq.optional_next()?.unwrap_or_default();
+        node.trace_transaction(hash, &opts).map_err(node_error)
+    })?;
+    module.register_blocking_method("debug_traceCall", |params, node, _| -> RpcResult<GethTrace> {
+        let mut seq = params.sequence();
+        let request: TransactionRequest = seq.next()?;
+        let id = block_id(&mut seq)?;
+        let opts: GethDebugTracingCallOptions = seq.optional_next()?.unwrap_or_default();
+        node.trace_call(&request, id, opts.state_overrides, &opts.tracing_options).map_err(node_error)
+    })?;
+    module.register_blocking_method(
+        "debug_traceBlockByNumber",
+        |params, node, _| -> RpcResult<Vec<TraceResult>> {
+            let mut seq = params.sequence();
+            let tag: BlockNumberOrTag = seq.next()?;
+            let opts: GethDebugTracingOptions = seq.optional_next()?.unwrap_or_default();
+            node.trace_block(BlockId::Number(tag), &opts).map_err(node_error)
+        },
+    )?;
+    module.register_blocking_method(
+        "debug_traceBlockByHash",
+        |params, node, _| -> RpcResult<Vec<TraceResult>> {
+            let mut seq = params.sequence();
+            let hash: B256 = seq.next()?;
+            let opts: GethDebugTracingOptions = seq.optional_next()?.unwrap_or_default();
+            node.trace_block(BlockId::hash(hash), &opts).map_err(node_error)
+        },
+    )?;
+    module.register_blocking_method("eth_createAccessList", |params, node, _| {
+        let mut seq = params.sequence();
+        let request: TransactionRequest = seq.next()?;
+        let id = block_id(&mut seq)?;
+        node.create_access_list(&request, id).map_err(node_error)
+    })?;
+    Ok(())
+}
