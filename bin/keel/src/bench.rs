@@ -75,12 +75,18 @@ pub(crate) struct NodeArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Measure keel alone.
+    #[arg(long)]
+    keel_only: bool,
 }
 
 pub(crate) fn run_node_bench(args: NodeArgs) -> eyre::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let keel = keel_bench::keel_command(std::env::current_exe()?, dir.path());
-    let anvil_path = args.anvil.clone().or_else(|| {
+    let anvil_path = args.anvil.clone().filter(|_| !args.keel_only).or_else(|| {
+        if args.keel_only {
+            return None;
+        }
         let pinned = std::path::PathBuf::from("tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
         pinned.exists().then_some(pinned)
     });

@@ -190,8 +190,7 @@ fn hex_u64(body: &str) -> u64 {
 }
 
 fn raw_transactions(kind: WorkloadKind, count: usize) -> Result<(Vec<String>, Vec<String>), BenchError> {
-    let per_block = 900;
-    let workload = Workload::new(kind, count.div_ceil(per_block).max(1))?;
+    let workload = Workload::new(kind, count.div_ceil(kind.transactions_per_block()).max(1))?;
     let encode =
         |tx: &keel_evm::RecoveredTx| format!("0x{}", alloy_primitives::hex::encode(tx.tx.encoded_2718()));
     let setup = workload.setup.iter().flatten().map(encode).collect();

@@ -31,6 +31,11 @@ impl WorkloadKind {
         }
     }
 
+    /// Transactions per block of this workload.
+    pub fn transactions_per_block(self) -> usize {
+        self.shape().0
+    }
+
     /// (transactions per block, gas limit per transaction)
     fn shape(self) -> (usize, u64) {
         match self {
