@@ -101,6 +101,20 @@ fn snapshot_revert_and_cheat_codes() {
     assert_eq!(rpc_ok(url, "eth_getBalance", json!([rich, "latest"])), "0xde0b6b3a7640000");
     assert_eq!(rpc_ok(url, "eth_getStorageAt", json!([rich, "0x1", "latest"])), format!("0x{:064x}", 7));
 
+    // Impersonation: send from an account without its key; the receipt names it as sender.
+    let whale = "0x000000000000000000000000000000000000cafe";
+    rpc_ok(url, "anvil_setBalance", json!([whale, "0xde0b6b3a7640000"]));
+    let refused = rpc(url, "eth_sendTransaction", json!([{"from": whale, "to": ACCOUNT1, "value": "0x1"}]));
+    assert!(refused["error"]["message"].as_str().unwrap().contains("unknown account"), "{refused}");
+    rpc_ok(url, "anvil_impersonateAccount", json!([whale]));
+    let hash = rpc_ok(url, "eth_sendTransaction", json!([{"from": whale, "to": ACCOUNT1, "value": "0x1"}]));
+    let receipt = rpc_ok(url, "eth_getTransactionReceipt", json!([hash]));
+    assert_eq!((receipt["status"].as_str(), receipt["from"].as_str()), (Some("0x1"), Some(whale)));
+    assert_eq!(rpc_ok(url, "eth_getTransactionByHash", json!([hash]))["from"], whale);
+    assert_eq!(rpc_ok(url, "eth_getTransactionCount", json!([whale, "latest"])), "0x1");
+    rpc_ok(url, "anvil_stopImpersonatingAccount", json!([whale]));
+    assert!(rpc(url, "eth_sendTransaction", json!([{"from": whale, "to": ACCOUNT1}])).get("error").is_some());
+
     // Manual mining: transactions wait for evm_mine / anvil_mine.
     rpc_ok(url, "evm_setAutomine", json!([false]));
     let hash =

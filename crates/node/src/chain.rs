@@ -33,6 +33,7 @@ impl Chain {
             header: &genesis.header,
             hash: genesis.hash,
             body: &body,
+            senders: &[],
             receipts: &[],
             changes: &genesis.changes,
             trie_nodes: &genesis.trie_nodes,
@@ -91,7 +92,7 @@ impl Chain {
             .map(|(index, tx)| RecoveredTx::recover(tx.clone(), index))
             .collect::<Result<_, _>>()?;
         let imported = execute_recovered_block(&self.spec, head.inner(), block, &txs, state)?;
-        self.commit(&block.header, imported.hash, &block.body, &imported.executed)?;
+        self.commit(&block.header, imported.hash, &block.body, &imported.senders, &imported.executed)?;
         Ok(imported)
     }
 
@@ -104,7 +105,13 @@ impl Chain {
     ) -> Result<BlockBuildOutcome, NodeError> {
         let (head, state) = self.head_state()?;
         let outcome = build_block(&self.spec, head.inner(), attributes, candidates, state)?;
-        self.commit(&outcome.block.header, outcome.hash, &outcome.block.body, &outcome.executed)?;
+        self.commit(
+            &outcome.block.header,
+            outcome.hash,
+            &outcome.block.body,
+            &outcome.senders,
+            &outcome.executed,
+        )?;
         Ok(outcome)
     }
 
@@ -113,6 +120,7 @@ impl Chain {
         header: &Header,
         hash: B256,
         body: &BlockBody<TxEnvelope>,
+        senders: &[alloy_primitives::Address],
         executed: &ExecutedBlock,
     ) -> Result<(), NodeError> {
         let receipts: Vec<ReceiptEnvelope> = executed.receipts.iter().map(|r| r.envelope()).collect();
@@ -120,6 +128,7 @@ impl Chain {
             header,
             hash,
             body,
+            senders,
             receipts: &receipts,
             changes: &executed.changes,
             trie_nodes: &executed.trie_nodes,

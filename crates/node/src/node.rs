@@ -52,6 +52,9 @@ struct Inner {
     /// evm_snapshot points, oldest first.
     snapshots: Vec<SnapshotPoint>,
     next_snapshot: u64,
+    /// Accounts eth_sendTransaction may send from without their key (anvil_impersonateAccount).
+    impersonated: std::collections::HashSet<Address>,
+    auto_impersonate: bool,
 }
 
 /// What evm_revert restores.
@@ -128,6 +131,8 @@ impl Node {
             patches: BTreeMap::new(),
             snapshots: Vec::new(),
             next_snapshot: 1,
+            impersonated: Default::default(),
+            auto_impersonate: false,
         };
         Ok(Self { chain, accounts, signers, inner: Mutex::new(inner), events })
     }
@@ -255,6 +260,11 @@ impl Node {
         }
         let tx = RecoveredTx::recover(tx, 0)
             .map_err(|e| NodeError::InvalidTransaction(format!("invalid sender: {e}")))?;
+        self.submit_recovered(tx)
+    }
+
+    /// Validates and pools a transaction whose sender is known.
+    fn submit_recovered(&self, tx: RecoveredTx) -> Result<B256, NodeError> {
         if let Some(id) = tx.tx.chain_id() {
             if id != self.chain_id() {
                 return Err(NodeError::InvalidTransaction(format!(
@@ -297,10 +307,49 @@ impl Node {
         Ok(hash)
     }
 
-    /// Fills in and signs a transaction request with a dev key (eth_sendTransaction).
+    /// eth_sendTransaction: signs `request` with a dev key, or — for an impersonated account — marks it with a
+    /// placeholder signature and the claimed sender, then pools it.
+    pub fn send_transaction(&self, request: TransactionRequest) -> Result<B256, NodeError> {
+        let from = request.from.ok_or_else(|| NodeError::InvalidParams("missing `from`".into()))?;
+        let tx = self.sign_request(request)?;
+        if self.signers.contains_key(&from) {
+            return self.submit(tx);
+        }
+        let hash = *tx.tx_hash();
+        self.submit_recovered(RecoveredTx { tx, sender: from, hash })
+    }
+
+    /// Whether `from` may send without its key.
+    fn impersonating(&self, from: Address) -> bool {
+        let inner = self.lock();
+        inner.auto_impersonate || inner.impersonated.contains(&from)
+    }
+
+    /// anvil_impersonateAccount / anvil_stopImpersonatingAccount.
+    pub fn impersonate(&self, address: Address, on: bool) {
+        let mut inner = self.lock();
+        if on {
+            inner.impersonated.insert(address);
+        } else {
+            inner.impersonated.remove(&address);
+        }
+    }
+
+    /// anvil_autoImpersonateAccount.
+    pub fn auto_impersonate(&self, on: bool) {
+        self.lock().auto_impersonate = on;
+    }
+
+    /// Fills in and signs a transaction request with a dev key (eth_signTransaction). For an impersonated
+    /// account the signature is a placeholder (r = the sender's address, s = 1): the transaction executes as
+    /// that sender in keel's blocks, and no one else would accept it.
     pub fn sign_request(&self, request: TransactionRequest) -> Result<TxEnvelope, NodeError> {
         let from = request.from.ok_or_else(|| NodeError::InvalidParams("missing `from`".into()))?;
-        let signer = self.signers.get(&from).ok_or(NodeError::UnknownAccount(from))?;
+        let signer = match self.signers.get(&from) {
+            Some(signer) => Some(signer),
+            None if self.impersonating(from) => None,
+            None => return Err(NodeError::UnknownAccount(from)),
+        };
         let (head, _) = self.state(BlockId::latest())?;
         let nonce = match request.nonce {
             Some(n) => n,
@@ -316,7 +365,12 @@ impl Node {
         let chain_id = self.chain_id();
         let base_fee = u128::from(next_base_fee(self.spec(), head.inner()));
         let sign = |hash: B256| -> Result<Signature, NodeError> {
-            signer.sign_hash_sync(&hash).map_err(|e| NodeError::Internal(format!("signing: {e}")))
+            match signer {
+                Some(signer) => {
+                    signer.sign_hash_sync(&hash).map_err(|e| NodeError::Internal(format!("signing: {e}")))
+                }
+                None => Ok(Signature::new(U256::from_be_slice(from.as_slice()), U256::from(1u8), false)),
+            }
         };
         let tx = if let Some(gas_price) = request.gas_price {
             match request.access_list {

@@ -61,9 +61,7 @@ fn build_trace(
     let builder = inspector.into_geth_builder();
     let gas = result.tx_gas_used();
     match tracer {
-        Tracer::StructLogs => {
-            GethTrace::Default(builder.geth_traces(gas, output(result), opts.config))
-        }
+        Tracer::StructLogs => GethTrace::Default(builder.geth_traces(gas, output(result), opts.config)),
         Tracer::Calls(config) => GethTrace::CallTracer(builder.geth_call_traces(*config, gas)),
     }
 }

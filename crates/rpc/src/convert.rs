@@ -1,17 +1,22 @@
 //! keel's chain data as Ethereum JSON-RPC objects (alloy's RPC types, so the JSON is what clients expect).
 
 use crate::error::{internal, store_error, RpcResult};
-use alloy_consensus::{
-    transaction::SignerRecoverable, Header, ReceiptEnvelope, Transaction as _, TxEnvelope,
-};
+use alloy_consensus::{Header, ReceiptEnvelope, Transaction as _, TxEnvelope};
 use alloy_primitives::{Address, Sealed, B256, U256};
 use alloy_rpc_types_eth::{Block, BlockTransactions, Log, Transaction, TransactionReceipt};
 use keel_primitives::BlockBody;
 use keel_store::StoreSnapshot;
 
-/// The sender of a stored transaction (recovered again: the store keeps only the signed transaction).
-pub(crate) fn sender(tx: &TxEnvelope) -> RpcResult<Address> {
-    tx.recover_signer().map_err(|e| internal(format!("stored transaction {}: {e}", tx.tx_hash())))
+/// The senders of a stored block's transactions (recorded at import, so impersonated senders survive).
+pub(crate) fn senders(snapshot: &StoreSnapshot, hash: B256, count: usize) -> RpcResult<Vec<Address>> {
+    let senders = snapshot
+        .senders(hash)
+        .map_err(store_error)?
+        .ok_or_else(|| internal(format!("senders of {hash} missing")))?;
+    if senders.len() != count {
+        return Err(internal(format!("block {hash}: {} senders for {count} transactions", senders.len())));
+    }
+    Ok(senders)
 }
 
 /// Gas price a transaction paid in a block with `base_fee`.
@@ -22,11 +27,12 @@ pub(crate) fn effective_gas_price(tx: &TxEnvelope, base_fee: Option<u64>) -> u12
 /// A mined transaction as JSON.
 pub(crate) fn rpc_transaction(
     tx: &TxEnvelope,
+    from: Address,
     header: &Sealed<Header>,
     index: usize,
 ) -> RpcResult<Transaction> {
     Ok(Transaction {
-        inner: alloy_consensus::transaction::Recovered::new_unchecked(tx.clone(), sender(tx)?),
+        inner: alloy_consensus::transaction::Recovered::new_unchecked(tx.clone(), from),
         block_hash: Some(header.hash()),
         block_number: Some(header.number),
         transaction_index: Some(index as u64),
@@ -49,6 +55,7 @@ pub(crate) fn rpc_pending_transaction(tx: &TxEnvelope, from: Address) -> Transac
 
 /// A block as JSON, with transaction hashes or full transactions.
 pub(crate) fn rpc_block(
+    snapshot: &StoreSnapshot,
     header: Sealed<Header>,
     body: BlockBody<keel_primitives::TxEnvelope>,
     full: bool,
@@ -58,11 +65,13 @@ pub(crate) fn rpc_block(
         body: body.clone(),
     }));
     let transactions = if full {
+        let from = senders(snapshot, header.hash(), body.transactions.len())?;
         BlockTransactions::Full(
             body.transactions
                 .iter()
+                .zip(from)
                 .enumerate()
-                .map(|(i, tx)| rpc_transaction(tx, &header, i))
+                .map(|(i, (tx, from))| rpc_transaction(tx, from, &header, i))
                 .collect::<RpcResult<_>>()?,
         )
     } else {
@@ -125,8 +134,8 @@ pub(crate) fn block_receipts(
     let mut logs = logs.into_iter();
     let mut out = Vec::with_capacity(receipts.len());
     let mut previous_cumulative = 0u64;
-    for (i, (tx, receipt)) in body.transactions.iter().zip(&receipts).enumerate() {
-        let from = sender(tx)?;
+    let from_all = senders(snapshot, hash, body.transactions.len())?;
+    for (i, ((tx, receipt), from)) in body.transactions.iter().zip(&receipts).zip(from_all).enumerate() {
         let cumulative = receipt.cumulative_gas_used();
         let mut tx_logs = logs.by_ref().take(receipt.logs().len());
         // `block_logs` made one entry per log, in order; the fallback only keeps types total.

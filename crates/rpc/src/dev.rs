@@ -120,5 +120,24 @@ pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMetho
             Ok(true)
         })?;
     }
+    for name in ["anvil_impersonateAccount", "hardhat_impersonateAccount"] {
+        module.register_method(name, |params, node, _| -> RpcResult<()> {
+            let address: Address = params.one()?;
+            node.impersonate(address, true);
+            Ok(())
+        })?;
+    }
+    for name in ["anvil_stopImpersonatingAccount", "hardhat_stopImpersonatingAccount"] {
+        module.register_method(name, |params, node, _| -> RpcResult<()> {
+            let address: Address = params.one()?;
+            node.impersonate(address, false);
+            Ok(())
+        })?;
+    }
+    module.register_method("anvil_autoImpersonateAccount", |params, node, _| -> RpcResult<()> {
+        let on: bool = params.one()?;
+        node.auto_impersonate(on);
+        Ok(())
+    })?;
     Ok(())
 }

@@ -36,7 +36,7 @@ fn full_block(node: &Node, id: BlockId, full: bool) -> RpcResult<Option<Block>> 
     let Some(header) = header_or_none(node, &snapshot, id)? else { return Ok(None) };
     let body =
         snapshot.body(header.hash()).map_err(store_error)?.ok_or_else(|| internal("block body missing"))?;
-    rpc_block(header, body, full).map(Some)
+    rpc_block(&snapshot, header, body, full).map(Some)
 }
 
 fn tx_count(node: &Node, id: BlockId) -> RpcResult<Option<U64>> {
@@ -53,7 +53,9 @@ fn tx_by_block_and_index(node: &Node, id: BlockId, index: U64) -> RpcResult<Opti
     let body =
         snapshot.body(header.hash()).map_err(store_error)?.ok_or_else(|| internal("block body missing"))?;
     let index = index.to::<usize>();
-    body.transactions.get(index).map(|tx| rpc_transaction(tx, &header, index)).transpose()
+    let Some(tx) = body.transactions.get(index) else { return Ok(None) };
+    let from = crate::convert::senders(&snapshot, header.hash(), body.transactions.len())?[index];
+    rpc_transaction(tx, from, &header, index).map(Some)
 }
 
 /// Resolves a log filter's range and returns its logs.
@@ -264,8 +266,7 @@ pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMetho
     })?;
     module.register_blocking_method("eth_sendTransaction", |params, node, _| -> RpcResult<B256> {
         let request: TransactionRequest = params.one()?;
-        let tx = node.sign_request(request).map_err(node_error)?;
-        node.submit(tx).map_err(node_error)
+        node.send_transaction(request).map_err(node_error)
     })?;
     module.register_blocking_method("eth_signTransaction", |params, node, _| -> RpcResult<Bytes> {
         let request: TransactionRequest = params.one()?;
@@ -367,7 +368,8 @@ pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMetho
             if let Some((header, body, index)) = tx_block(&snapshot, hash)? {
                 let tx =
                     body.transactions.get(index).ok_or_else(|| internal("transaction index out of range"))?;
-                return rpc_transaction(tx, &header, index).map(Some);
+                let from = crate::convert::senders(&snapshot, header.hash(), body.transactions.len())?[index];
+                return rpc_transaction(tx, from, &header, index).map(Some);
             }
             Ok(node.pooled(&hash).map(|tx| rpc_pending_transaction(&tx.tx, tx.sender)))
         },

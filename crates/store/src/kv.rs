@@ -30,10 +30,12 @@ pub enum Table {
     Storage,
     /// block hash → what the block overwrote in the flat state (to unwind it on a reorganisation).
     Changesets,
+    /// block hash → the 20-byte senders of its transactions, concatenated (recovered once, at import).
+    Senders,
 }
 
 impl Table {
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 12] = [
         Table::Meta,
         Table::Headers,
         Table::Canonical,
@@ -45,6 +47,7 @@ impl Table {
         Table::Accounts,
         Table::Storage,
         Table::Changesets,
+        Table::Senders,
     ];
 
     /// The table's name on disk.
@@ -61,6 +64,7 @@ impl Table {
             Table::Accounts => "accounts",
             Table::Storage => "storage",
             Table::Changesets => "changesets",
+            Table::Senders => "senders",
         }
     }
 

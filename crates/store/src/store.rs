@@ -28,6 +28,8 @@ pub struct BlockCommit<'a> {
     pub header: &'a Header,
     pub hash: B256,
     pub body: &'a BlockBody<TxEnvelope>,
+    /// The sender of each transaction, in order.
+    pub senders: &'a [Address],
     pub receipts: &'a [ReceiptEnvelope],
     pub changes: &'a StateChanges,
     pub trie_nodes: &'a [(B256, Bytes)],
@@ -234,6 +236,11 @@ fn block_writes(
     batch.put(Table::Headers, hash.as_slice(), alloy_rlp::encode(block.header));
     batch.put(Table::Canonical, block.header.number.to_be_bytes(), hash.as_slice());
     batch.put(Table::Bodies, hash.as_slice(), alloy_rlp::encode(block.body));
+    batch.put(
+        Table::Senders,
+        hash.as_slice(),
+        block.senders.iter().flat_map(|a| a.0 .0).collect::<Vec<u8>>(),
+    );
     let receipts: Vec<Bytes> = block.receipts.iter().map(|r| r.encoded_2718().into()).collect();
     batch.put(Table::Receipts, hash.as_slice(), alloy_rlp::encode(&receipts));
     for (index, tx) in (0u64..).zip(&block.body.transactions) {
@@ -358,6 +365,20 @@ impl StoreSnapshot {
     pub fn body(&self, hash: B256) -> Result<Option<BlockBody<TxEnvelope>>, StoreError> {
         let key = hash.as_slice();
         self.kv.get(Table::Bodies, key)?.map(|raw| decode(Table::Bodies, key, &raw)).transpose()
+    }
+
+    /// The senders of a block's transactions, in order.
+    pub fn senders(&self, hash: B256) -> Result<Option<Vec<Address>>, StoreError> {
+        let key = hash.as_slice();
+        let Some(raw) = self.kv.get(Table::Senders, key)? else { return Ok(None) };
+        if raw.len() % 20 != 0 {
+            return Err(StoreError::corrupt(
+                Table::Senders,
+                key,
+                format!("{} bytes is not a list of addresses", raw.len()),
+            ));
+        }
+        Ok(Some(raw.chunks_exact(20).map(Address::from_slice).collect()))
     }
 
     pub fn receipts(&self, hash: B256) -> Result<Option<Vec<ReceiptEnvelope>>, StoreError> {

@@ -66,6 +66,7 @@ fn dummy_commit() -> keel_store::BlockCommit<'static> {
         header: &HEADER,
         hash: B256::ZERO,
         body: &BODY,
+        senders: &[],
         receipts: &[],
         changes: &CHANGES,
         trie_nodes: &[],
