@@ -133,6 +133,17 @@ fn snapshot_revert_and_cheat_codes() {
         u64::from_str_radix(b["timestamp"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
     };
     assert_eq!(ts(&b2) - ts(&b1), 10);
+
+    // eth_call with block overrides sees the overridden env (NUMBER at the top of the stack, returned).
+    let number_code = "0x4360005260206000f3"; // NUMBER PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN
+    rpc_ok(url, "anvil_setCode", json!([rich, number_code]));
+    let word = rpc_ok(url, "eth_call", json!([{"to": rich}, "latest", {}, {"number": "0x1234"}]));
+    assert_eq!(word, format!("0x{:064x}", 0x1234));
+
+    // anvil_reset: back to genesis.
+    rpc_ok(url, "anvil_reset", json!([]));
+    assert_eq!(rpc_ok(url, "eth_blockNumber", json!([])), "0x0");
+    assert_eq!(rpc_ok(url, "eth_getBalance", json!([ACCOUNT1, "latest"])), before);
 }
 
 #[test]

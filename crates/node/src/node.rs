@@ -568,16 +568,59 @@ impl Node {
         request: &TransactionRequest,
         id: BlockId,
         overrides: Option<StateOverride>,
+        block_overrides: Option<alloy_rpc_types_eth::BlockOverrides>,
     ) -> Result<ExecutionResult, NodeError> {
         let (header, state) = self.state(id)?;
         // geth: a call at block N runs in N's own env (number, timestamp, base fee, with the base-fee floor off).
-        let env = header.inner().clone();
+        let mut env = header.inner().clone();
+        if let Some(o) = block_overrides {
+            let small = |v: U256, what: &str| {
+                u64::try_from(v)
+                    .map_err(|_| NodeError::InvalidParams(format!("block override {what} exceeds 64 bits")))
+            };
+            if let Some(n) = o.number {
+                env.number = small(n, "number")?;
+            }
+            if let Some(d) = o.difficulty {
+                env.difficulty = d;
+            }
+            if let Some(t) = o.time {
+                env.timestamp = t;
+            }
+            if let Some(g) = o.gas_limit {
+                env.gas_limit = g;
+            }
+            if let Some(c) = o.coinbase {
+                env.beneficiary = c;
+            }
+            if let Some(r) = o.random {
+                env.mix_hash = r;
+            }
+            if let Some(b) = o.base_fee {
+                env.base_fee_per_gas = Some(small(b, "baseFee")?);
+            }
+        }
         let state = OverriddenState::new(state, overrides.unwrap_or_default());
         let nonce = state.account(request.from.unwrap_or_default())?.map_or(0, |a| a.nonce);
         let tx = self.call_tx_env(request, env.gas_limit, nonce)?;
         let config = ExecutionConfig::for_header(self.spec(), &env);
         let mut executor = BlockExecutor::for_call(config, &env, state)?;
         Ok(executor.simulate(tx)?)
+    }
+
+    /// anvil_reset (without forking): unwinds the chain to genesis, clears the pool, snapshots, patches and the
+    /// clock — a reorganisation, like evm_revert.
+    pub fn reset(&self) -> Result<(), NodeError> {
+        let mut inner = self.lock();
+        self.chain.store().unwind_to(0)?;
+        inner.pool = Pool::default();
+        inner.snapshots.clear();
+        inner.patches.clear();
+        inner.time_offset = 0;
+        inner.next_timestamp = None;
+        let head = self.chain.head()?;
+        let _ = self.events.send(NodeEvent::Block { number: head.number, hash: head.hash() });
+        Ok(())
     }
 
     /// eth_estimateGas: the least gas limit with which `request` succeeds (geth's binary search), or the error /

@@ -134,6 +134,17 @@ pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMetho
             Ok(())
         })?;
     }
+    for name in ["anvil_reset", "hardhat_reset"] {
+        module.register_blocking_method(name, |params, node, _| -> RpcResult<()> {
+            // Forking is not supported: a reset takes no fork URL.
+            if let Some(options) = params.sequence().optional_next::<serde_json::Value>()? {
+                if options.get("forking").is_some_and(|f| !f.is_null()) {
+                    return Err(invalid_params("forking is not supported"));
+                }
+            }
+            node.reset().map_err(node_error)
+        })?;
+    }
     module.register_method("anvil_autoImpersonateAccount", |params, node, _| -> RpcResult<()> {
         let on: bool = params.one()?;
         node.auto_impersonate(on);

@@ -118,7 +118,8 @@ fn call_result(node: &Node, params: Params<'_>) -> RpcResult<Bytes> {
     let request: TransactionRequest = seq.next()?;
     let id = block_id(&mut seq)?;
     let overrides: Option<StateOverride> = seq.optional_next()?;
-    let result = node.call(&request, id, overrides).map_err(node_error)?;
+    let block_overrides: Option<alloy_rpc_types_eth::BlockOverrides> = seq.optional_next()?;
+    let result = node.call(&request, id, overrides, block_overrides).map_err(node_error)?;
     if result.is_success() {
         Ok(result.into_output().unwrap_or_default())
     } else {
