@@ -17,6 +17,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a dev chain with anvil's interface: JSON-RPC on 127.0.0.1:8545, funded dev accounts, automine.
+    #[command(args_override_self = true)]
     Node(node::Args),
     /// Run ethereum/tests GeneralStateTests through keel's executor and trie.
     Statetest(fixtures::Args),
@@ -37,7 +38,14 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let args = match node::expand_config(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     let result = match cli.command {
         Command::Node(args) => node::run(args),
         Command::Statetest(args) => fixtures::statetest(args),

@@ -50,6 +50,78 @@ pub(crate) struct Args {
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long, default_value_t = 2 * 1024 * 1024)]
     max_request_size: u32,
+    /// A TOML file of settings, keyed by these flags' long names (`port = 9545`, `block-time = 2`, …).
+    /// Precedence: command-line flag, then environment variable, then this file, then the default.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// The `node` flags a config file may set, with the environment variable that overrides the file, if any.
+const CONFIG_KEYS: &[(&str, Option<&str>)] = &[
+    ("host", Some("KEEL_HOST")),
+    ("port", Some("KEEL_PORT")),
+    ("chain-id", None),
+    ("accounts", None),
+    ("balance", None),
+    ("mnemonic", None),
+    ("block-time", None),
+    ("no-mining", None),
+    ("gas-limit", None),
+    ("base-fee", None),
+    ("init", None),
+    ("datadir", Some("KEEL_DATADIR")),
+    ("ephemeral", None),
+    ("max-request-size", None),
+];
+
+/// Expands `keel node --config FILE` into the flags the file sets, placed before the command line's own flags
+/// (which therefore win), skipping those whose environment variable is set. Other command lines are returned
+/// unchanged.
+pub(crate) fn expand_config(args: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsString>> {
+    if args.get(1).is_none_or(|a| a != "node") {
+        return Ok(args);
+    }
+    let mut path = None;
+    for (i, a) in args.iter().enumerate() {
+        let a = a.to_string_lossy();
+        if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(PathBuf::from(p));
+        } else if a == "--config" {
+            path = args.get(i + 1).map(PathBuf::from);
+        }
+    }
+    let Some(path) = path else { return Ok(args) };
+    let text = std::fs::read_to_string(&path).wrap_err_with(|| format!("--config {}", path.display()))?;
+    let table: toml::Table =
+        text.parse().wrap_err_with(|| format!("--config {}: not valid TOML", path.display()))?;
+    let mut injected: Vec<std::ffi::OsString> = Vec::new();
+    for (key, value) in table {
+        let Some((_, env)) = CONFIG_KEYS.iter().find(|(k, _)| *k == key) else {
+            eyre::bail!(
+                "--config {}: unknown setting `{key}` (settings are `keel node` flags without dashes)",
+                path.display()
+            );
+        };
+        if env.is_some_and(|e| std::env::var_os(e).is_some()) {
+            continue;
+        }
+        let flag = format!("--{key}");
+        match value {
+            toml::Value::Boolean(true) => injected.push(flag.into()),
+            toml::Value::Boolean(false) => {}
+            toml::Value::String(s) => injected.extend([flag.into(), s.into()]),
+            toml::Value::Integer(n) => injected.extend([flag.into(), n.to_string().into()]),
+            toml::Value::Float(f) => injected.extend([flag.into(), f.to_string().into()]),
+            other => eyre::bail!(
+                "--config {}: `{key}` = {other:?} is not a string, number or boolean",
+                path.display()
+            ),
+        }
+    }
+    let mut out = args[..2].to_vec();
+    out.extend(injected);
+    out.extend(args[2..].iter().cloned());
+    Ok(out)
 }
 
 impl Args {

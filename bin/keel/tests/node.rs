@@ -251,3 +251,25 @@ fn malformed_requests_get_errors_and_node_keeps_serving() {
     let tx = send(url, &[ACCOUNT1, "--value", "1"]);
     assert_eq!(tx["status"], "0x1");
 }
+
+#[test]
+fn config_file_sets_flags_and_the_command_line_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keel.toml");
+    std::fs::write(&config, "chain-id = 4242\naccounts = 3\nephemeral = true\nport = 1\n").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.args(["node", "--config"]).arg(&config).args(["--port", &common::free_port().to_string()]);
+    let node = common::start(cmd);
+    assert_eq!(rpc_ok(&node.url, "eth_chainId", json!([])), "0x1092");
+    assert_eq!(rpc_ok(&node.url, "eth_accounts", json!([])).as_array().unwrap().len(), 3);
+
+    std::fs::write(&config, "colour = \"blue\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(["node", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("keel.toml") && stderr.contains("colour"), "{stderr}");
+}
