@@ -273,3 +273,31 @@ fn config_file_sets_flags_and_the_command_line_wins() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("keel.toml") && stderr.contains("colour"), "{stderr}");
 }
+
+#[test]
+fn interval_mining_mines_pending_transactions_every_block_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.args(["node", "--block-time", "1", "--port", &common::free_port().to_string(), "--datadir"])
+        .arg(dir.path().join("datadir"));
+    let node = common::start(cmd);
+    let url = &node.url;
+    let hash =
+        rpc_ok(url, "eth_sendTransaction", json!([{"from": ACCOUNT0, "to": ACCOUNT1, "value": "0x1"}]));
+    // Pooled, not mined, right after sending.
+    assert_eq!(rpc_ok(url, "eth_getTransactionReceipt", json!([hash])), Value::Null);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let receipt = rpc_ok(url, "eth_getTransactionReceipt", json!([hash]));
+        if receipt != Value::Null {
+            assert_eq!(receipt["status"], "0x1");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not mined within 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Empty blocks keep coming, one per second.
+    let first = rpc_ok(url, "eth_blockNumber", json!([]));
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_ne!(rpc_ok(url, "eth_blockNumber", json!([])), first);
+}
