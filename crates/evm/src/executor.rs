@@ -196,15 +196,7 @@ impl<P: StateProvider, I> BlockExecutor<P, I> {
     /// Runs `tx` against the current state without committing anything. `Err` is for infrastructure failures and
     /// invalid transactions (the reason says why, as geth words it where the two agree).
     pub fn simulate(&mut self, tx: TxEnv) -> Result<ExecutionResult<HaltReason>, EvmError> {
-        match self.evm.transact(tx) {
-            Ok(result) => Ok(result.result),
-            Err(EVMError::Transaction(invalid)) => {
-                Err(EvmError::InvalidTransaction { index: 0, hash: B256::ZERO, reason: invalid.to_string() })
-            }
-            Err(EVMError::Database(e)) => Err(EvmError::Provider(e)),
-            Err(EVMError::Header(h)) => Err(EvmError::InvalidBlock(h.to_string())),
-            Err(other) => Err(EvmError::Internal(other.to_string())),
-        }
+        simulation_result(self.evm.transact(tx).map(|r| r.result))
     }
 
     /// The most gas one transaction may use in this block: the block gas limit, and from Osaka also EIP-7825's
@@ -423,6 +415,21 @@ impl<P: StateProvider, I> BlockExecutor<P, I> {
     }
 }
 
+/// A simulated call's result, or the error that kept it from running.
+fn simulation_result<E: std::fmt::Display>(
+    result: Result<ExecutionResult<HaltReason>, EVMError<ProviderError, E>>,
+) -> Result<ExecutionResult<HaltReason>, EvmError> {
+    match result {
+        Ok(result) => Ok(result),
+        Err(EVMError::Transaction(invalid)) => {
+            Err(EvmError::InvalidTransaction { index: 0, hash: B256::ZERO, reason: invalid.to_string() })
+        }
+        Err(EVMError::Database(e)) => Err(EvmError::Provider(e)),
+        Err(EVMError::Header(h)) => Err(EvmError::InvalidBlock(h.to_string())),
+        Err(other) => Err(EvmError::Internal(other.to_string())),
+    }
+}
+
 fn map_evm_error<E: std::fmt::Display>(address: Address, e: EVMError<ProviderError, E>) -> EvmError {
     match e {
         EVMError::Database(e) => EvmError::Provider(e),
@@ -473,14 +480,6 @@ impl<P: StateProvider, I: revm::Inspector<ExecutorContext<P>>> BlockExecutor<P, 
 
     /// [`BlockExecutor::simulate`] with the inspector watching.
     pub fn simulate_inspect(&mut self, tx: TxEnv) -> Result<ExecutionResult<HaltReason>, EvmError> {
-        match self.evm.inspect_tx(tx) {
-            Ok(result) => Ok(result.result),
-            Err(EVMError::Transaction(invalid)) => {
-                Err(EvmError::InvalidTransaction { index: 0, hash: B256::ZERO, reason: invalid.to_string() })
-            }
-            Err(EVMError::Database(e)) => Err(EvmError::Provider(e)),
-            Err(EVMError::Header(h)) => Err(EvmError::InvalidBlock(h.to_string())),
-            Err(other) => Err(EvmError::Internal(other.to_string())),
-        }
+        simulation_result(self.evm.inspect_tx(tx).map(|r| r.result))
     }
 }
