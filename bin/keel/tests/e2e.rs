@@ -153,6 +153,22 @@ fn scenario(url: &str) -> Vec<(String, Value)> {
             .unwrap();
     step("createAccessList", access);
 
+    let typed = json!({
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "chainId", "type": "uint256"}],
+            "Mail": [{"name": "to", "type": "address"}, {"name": "contents", "type": "string"}]
+        },
+        "primaryType": "Mail",
+        "domain": {"name": "keel", "chainId": 31337},
+        "message": {"to": ACCOUNT1, "contents": "hello"}
+    });
+    let account0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+    step(
+        "eth_signTypedData_v4",
+        json!(cast_ok(url, &["rpc", "eth_signTypedData_v4", account0, &typed.to_string()])),
+    );
+    step("eth_sign", json!(cast_ok(url, &["rpc", "eth_sign", account0, "0xdeadbeef"])));
+
     let block: Value = serde_json::from_str(&cast_ok(url, &["block", "latest", "--json"])).unwrap();
     step(
         "latest block",

@@ -301,3 +301,23 @@ fn interval_mining_mines_pending_transactions_every_block_time() {
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_ne!(rpc_ok(url, "eth_blockNumber", json!([])), first);
 }
+
+#[test]
+fn batch_requests_answer_each_call_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_keel(&dir.path().join("datadir"));
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+        {"jsonrpc": "2.0", "id": 2, "method": "no_such_method", "params": []},
+        {"jsonrpc": "2.0", "id": 3, "method": "eth_getBalance", "params": [ACCOUNT0, "latest"]}
+    ]);
+    let (status, body) = http_post(&node.url, batch.to_string().as_bytes());
+    assert_eq!(status, 200);
+    let start = body.find('[').unwrap();
+    let end = body.rfind(']').unwrap() + 1;
+    let responses: Vec<Value> = serde_json::from_str(&body[start..end]).unwrap();
+    let by_id = |id: u64| responses.iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(by_id(1)["result"], "0x7a69");
+    assert_eq!(by_id(2)["error"]["code"], -32601);
+    assert_eq!(by_id(3)["result"], "0x21e19e0c9bab2400000");
+}
