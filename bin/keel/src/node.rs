@@ -143,14 +143,16 @@ impl Args {
         Ok(NodeConfig {
             datadir: (!self.ephemeral).then(|| self.datadir.clone()),
             genesis,
-            mnemonic: self.mnemonic.clone(),
-            accounts: self.accounts,
-            balance_ether: self.balance,
-            chain_id: self.chain_id,
-            gas_limit: self.gas_limit,
-            base_fee: self.base_fee,
+            dev: keel_primitives::DevGenesis {
+                mnemonic: self.mnemonic.clone(),
+                accounts: self.accounts,
+                balance_ether: self.balance,
+                chain_id: self.chain_id,
+                gas_limit: self.gas_limit,
+                base_fee: self.base_fee,
+                ..Default::default()
+            },
             mining,
-            ..NodeConfig::default()
         })
     }
 }

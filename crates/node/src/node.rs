@@ -46,9 +46,6 @@ struct Inner {
     time_offset: i64,
     /// Timestamp of the next block (evm_setNextBlockTimestamp).
     next_timestamp: Option<u64>,
-    /// Cheat-code overwrites (anvil_set*) not yet in a block; reads at the head see them, the next block applies
-    /// them.
-    patches: BTreeMap<Address, StatePatch>,
     /// evm_snapshot points, oldest first.
     snapshots: Vec<SnapshotPoint>,
     next_snapshot: u64,
@@ -93,6 +90,9 @@ pub struct Node {
     accounts: Vec<Address>,
     signers: HashMap<Address, PrivateKeySigner>,
     inner: Mutex<Inner>,
+    /// Cheat-code overwrites (anvil_set*) not yet in a block; reads at the head see them, the next block applies
+    /// them. Separate from `inner` so reads never wait for a block being built. Lock order: `inner`, then this.
+    patches: Mutex<BTreeMap<Address, StatePatch>>,
     events: broadcast::Sender<NodeEvent>,
 }
 
@@ -103,7 +103,7 @@ fn now() -> u64 {
 impl Node {
     /// Opens (or creates) the chain described by `config`.
     pub fn open(config: &NodeConfig) -> Result<Self, NodeError> {
-        let dev = config.dev_genesis();
+        let dev = &config.dev;
         let spec = match &config.genesis {
             Some(spec) => spec.clone(),
             None => dev.chain_spec().map_err(|e| NodeError::Config(e.to_string()))?,
@@ -128,13 +128,16 @@ impl Node {
             mining: config.mining,
             time_offset: 0,
             next_timestamp: None,
-            patches: BTreeMap::new(),
             snapshots: Vec::new(),
             next_snapshot: 1,
             impersonated: Default::default(),
             auto_impersonate: false,
         };
-        Ok(Self { chain, accounts, signers, inner: Mutex::new(inner), events })
+        Ok(Self { chain, accounts, signers, inner: Mutex::new(inner), patches: Mutex::default(), events })
+    }
+
+    fn patches(&self) -> MutexGuard<'_, BTreeMap<Address, StatePatch>> {
+        self.patches.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -204,7 +207,7 @@ impl Node {
         let header = self.header(&snapshot, id)?.ok_or(NodeError::UnknownBlock(id.to_string()))?;
         let head = snapshot.head_hash()?;
         let view = if head == Some(header.hash()) {
-            let patches = &self.lock().patches;
+            let patches = &*self.patches();
             if patches.is_empty() {
                 StateView::Head(DbState::new(snapshot))
             } else {
@@ -461,7 +464,8 @@ impl Node {
 
     fn mine_locked(&self, inner: &mut Inner, timestamp: Option<u64>) -> Result<B256, NodeError> {
         let (head, state) = self.chain.head_state()?;
-        let state = OverriddenState::new(state, patches_as_overrides(&inner.patches));
+        let pending = self.patches().clone();
+        let state = OverriddenState::new(state, patches_as_overrides(&pending));
         let wall = now().saturating_add_signed(inner.time_offset);
         let timestamp = timestamp.or(inner.next_timestamp.take()).unwrap_or(wall).max(head.timestamp + 1);
         let base_fee = next_base_fee(self.spec(), head.inner());
@@ -474,11 +478,18 @@ impl Node {
             gas_limit: head.gas_limit,
             prev_randao: keccak256(head.hash()),
             parent_beacon_block_root: Some(B256::ZERO),
-            patches: inner.patches.values().cloned().collect(),
+            patches: pending.values().cloned().collect(),
             ..Default::default()
         };
         let outcome = self.chain.build(&attributes, candidates)?;
-        inner.patches.clear();
+        // Drop what the block applied; an overwrite that arrived meanwhile waits for the next block.
+        let mut patches = self.patches();
+        for (address, applied) in pending {
+            if patches.get(&address) == Some(&applied) {
+                patches.remove(&address);
+            }
+        }
+        drop(patches);
         for tx in &outcome.block.body.transactions {
             inner.pool.remove(tx.tx_hash());
         }
@@ -615,7 +626,7 @@ impl Node {
         self.chain.store().unwind_to(0)?;
         inner.pool = Pool::default();
         inner.snapshots.clear();
-        inner.patches.clear();
+        self.patches().clear();
         inner.time_offset = 0;
         inner.next_timestamp = None;
         let head = self.chain.head()?;
@@ -722,9 +733,8 @@ impl Node {
     /// Records a state overwrite (anvil_setBalance / setNonce / setCode / setStorageAt): visible at once to reads
     /// at the head, applied at the start of the next block.
     pub fn patch(&self, address: Address, f: impl FnOnce(&mut StatePatch)) {
-        let mut inner = self.lock();
-        let patch =
-            inner.patches.entry(address).or_insert_with(|| StatePatch { address, ..Default::default() });
+        let mut patches = self.patches();
+        let patch = patches.entry(address).or_insert_with(|| StatePatch { address, ..Default::default() });
         f(patch);
     }
 
@@ -739,7 +749,7 @@ impl Node {
             block,
             time_offset: inner.time_offset,
             next_timestamp: inner.next_timestamp,
-            patches: inner.patches.clone(),
+            patches: self.patches().clone(),
         };
         inner.snapshots.push(point);
         Ok(id)
@@ -756,7 +766,7 @@ impl Node {
         let removed = self.chain.store().unwind_to(point.block)?;
         inner.time_offset = point.time_offset;
         inner.next_timestamp = point.next_timestamp;
-        inner.patches = point.patches;
+        *self.patches() = point.patches;
         if let Ok(head) = self.chain.head() {
             info!(to = point.block, removed = removed.len(), "reverted");
             let _ = self.events.send(NodeEvent::Block { number: head.number, hash: head.hash() });
