@@ -8,9 +8,13 @@ use std::{net::IpAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Durati
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Address to listen on (loopback by default; anything else exposes signing methods to the network).
+    /// Address to listen on. Loopback by default: the node signs with well-known dev keys and serves admin methods
+    /// (evm_*, anvil_*), so any other address also needs `--allow-remote-admin`.
     #[arg(long, default_value = "127.0.0.1", env = "KEEL_HOST")]
     host: IpAddr,
+    /// Allow `--host` to be a non-loopback address, exposing dev-key signing and admin methods to the network.
+    #[arg(long)]
+    allow_remote_admin: bool,
     /// Port to listen on (HTTP and WebSocket).
     #[arg(short, long, default_value_t = 8545, env = "KEEL_PORT")]
     port: u16,
@@ -59,6 +63,7 @@ pub(crate) struct Args {
 /// The `node` flags a config file may set, with the environment variable that overrides the file, if any.
 const CONFIG_KEYS: &[(&str, Option<&str>)] = &[
     ("host", Some("KEEL_HOST")),
+    ("allow-remote-admin", None),
     ("port", Some("KEEL_PORT")),
     ("chain-id", None),
     ("accounts", None),
@@ -189,6 +194,13 @@ fn banner(args: &Args, node: &Node, listening: std::net::SocketAddr) -> Result<S
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode> {
+    if !args.host.is_loopback() && !args.allow_remote_admin {
+        eyre::bail!(
+            "--host {} is not a loopback address: anyone who can reach it could sign with the dev keys and call \
+             admin methods; pass --allow-remote-admin to do it anyway",
+            args.host
+        );
+    }
     let config = args.config()?;
     let node = Arc::new(Node::open(&config)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -321,3 +321,14 @@ fn batch_requests_answer_each_call_in_order() {
     assert_eq!(by_id(2)["error"]["code"], -32601);
     assert_eq!(by_id(3)["result"], "0x21e19e0c9bab2400000");
 }
+
+#[test]
+fn non_loopback_host_needs_an_explicit_flag() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(["node", "--ephemeral", "--host", "0.0.0.0", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--allow-remote-admin"), "{stderr}");
+}
