@@ -60,14 +60,13 @@ impl Chain {
     /// The head block's header.
     pub fn head(&self) -> Result<Sealed<Header>, NodeError> {
         let snapshot = self.store.snapshot()?;
-        Ok(snapshot.head()?.ok_or(keel_store::StoreError::Missing { table: "meta", key: "head".into() })?)
+        Ok(snapshot.require_head()?)
     }
 
     /// The head state, for execution of a child of the head (and for reads at the head).
     pub fn head_state(&self) -> Result<(Sealed<Header>, DbState), NodeError> {
         let snapshot = self.store.snapshot()?;
-        let head =
-            snapshot.head()?.ok_or(keel_store::StoreError::Missing { table: "meta", key: "head".into() })?;
+        let head = snapshot.require_head()?;
         Ok((head, DbState::new(snapshot)))
     }
 

@@ -181,11 +181,7 @@ impl Node {
 
     /// The header `id` names, if the chain has it. `pending` reads as the head.
     pub fn header(&self, snapshot: &StoreSnapshot, id: BlockId) -> Result<Option<Sealed<Header>>, NodeError> {
-        let head = || -> Result<Sealed<Header>, NodeError> {
-            Ok(snapshot
-                .head()?
-                .ok_or(keel_store::StoreError::Missing { table: "meta", key: "head".into() })?)
-        };
+        let head = || snapshot.require_head();
         Ok(match id {
             BlockId::Hash(h) => {
                 snapshot.header(h.block_hash)?.map(|header| Sealed::new_unchecked(header, h.block_hash))

@@ -129,7 +129,7 @@ impl Store {
             if stored != spec_hash {
                 return Err(StoreError::SpecMismatch { stored, requested: spec_hash });
             }
-            let head = snapshot.head()?.ok_or_else(|| StoreError::missing(Table::Meta, META_HEAD))?;
+            let head = snapshot.require_head()?;
             return Ok(InitOutcome::Existing { head_hash: head.hash(), head_number: head.number });
         }
         let mut batch = WriteBatch::default();
@@ -168,7 +168,7 @@ impl Store {
     pub fn unwind_to(&self, number: u64) -> Result<Vec<B256>, StoreError> {
         let _writer = self.writer.lock().map_err(|_| poisoned())?;
         let snapshot = self.snapshot()?;
-        let head = snapshot.head()?.ok_or_else(|| StoreError::missing(Table::Meta, META_HEAD))?;
+        let head = snapshot.require_head()?;
         let target = snapshot
             .canonical_hash(number)?
             .ok_or_else(|| StoreError::missing(Table::Canonical, &number.to_be_bytes()))?;
@@ -342,6 +342,11 @@ impl StoreSnapshot {
         let header =
             self.header(hash)?.ok_or_else(|| StoreError::missing(Table::Headers, hash.as_slice()))?;
         Ok(Some(Sealed::new_unchecked(header, hash)))
+    }
+
+    /// The head block's header of an initialised datadir (a missing head is corruption, reported as such).
+    pub fn require_head(&self) -> Result<Sealed<Header>, StoreError> {
+        self.head()?.ok_or_else(|| StoreError::missing(Table::Meta, META_HEAD))
     }
 
     pub fn header(&self, hash: B256) -> Result<Option<Header>, StoreError> {
