@@ -38,6 +38,9 @@ pub enum StoreError {
     /// A trie walk over the stored nodes failed.
     #[error("trie: {0}")]
     Trie(#[from] keel_trie::TrieError),
+    /// The write-ahead journal could not be read or written.
+    #[error("journal {path}: {reason}")]
+    Journal { path: String, reason: String },
     /// A wrapped table layer (e.g. encryption) refused a value.
     #[error("table `{table}`: {reason}")]
     Sealed { table: &'static str, reason: String },

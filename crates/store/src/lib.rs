@@ -2,7 +2,8 @@
 //!
 //! Where to start reading:
 //! - [`Kv`] / [`KvRead`] (`kv.rs`): the table layer, the only code that touches bytes on disk. It is narrow on
-//!   purpose: encryption at rest wraps it. [`RedbKv`] is the redb implementation, [`MemoryKv`] an in-memory one.
+//!   purpose: encryption at rest wraps it. [`RedbKv`] is the redb implementation, [`MemoryKv`] an in-memory one, and [`JournalKv`] puts a write-ahead
+//!   journal and an in-memory overlay in front of redb so that a block costs one append, not a B-tree commit.
 //! - [`Store`] (`store.rs`): blocks, receipts, transaction lookups, trie nodes, code and the head's flat state.
 //!   [`Store::commit_block`] writes one block in one atomic batch, so a crash leaves the old head or the new one.
 //! - [`StoreSnapshot`]: consistent reads; it is also the [`keel_trie::NodeStore`] the state trie is walked through,
@@ -11,13 +12,17 @@
 //! The on-disk layout is described in `docs/store.md`.
 
 mod error;
+mod journal;
 mod kv;
 mod redb_kv;
 mod store;
 mod verify;
 
 pub use error::StoreError;
+pub use journal::{CheckpointPolicy, JournalKv};
 pub use kv::{Kv, KvRead, MemoryKv, Table, WriteBatch, WriteOp};
 pub use redb_kv::RedbKv;
-pub use store::{BlockCommit, InitOutcome, Store, StoreSnapshot, TxLocation, DB_FILE, FORMAT_VERSION};
+pub use store::{
+    BlockCommit, InitOutcome, Store, StoreSnapshot, TxLocation, DB_FILE, FORMAT_VERSION, JOURNAL_FILE,
+};
 pub use verify::StateCheck;

@@ -10,6 +10,10 @@ fn definition(table: Table) -> Def {
     TableDefinition::new(table.name())
 }
 
+/// redb's page cache. Recent blocks and state are served from the journal's overlay, so the cache mostly
+/// holds the upper levels of the B-trees; redb's default (1 GiB) would let a long-running dev node grow to that.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// A redb database file holding keel's tables.
 #[derive(Debug)]
 pub struct RedbKv {
@@ -19,7 +23,10 @@ pub struct RedbKv {
 impl RedbKv {
     /// Opens the database file at `path`, creating it (and every table) if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| StoreError::Database { op: "open", source: e.into() })?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| StoreError::Database { op: "open", source: e.into() })?;
         let txn =
             db.begin_write().map_err(|e| StoreError::Database { op: "create tables", source: e.into() })?;
         for table in Table::ALL {

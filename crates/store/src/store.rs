@@ -1,7 +1,7 @@
 //! [`Store`]: keel's chain data on top of the table layer — blocks, receipts, transaction lookups, trie nodes,
 //! code and the flat state of the head — committed one block per atomic write.
 
-use crate::{Kv, KvRead, MemoryKv, RedbKv, StoreError, Table, WriteBatch};
+use crate::{CheckpointPolicy, JournalKv, Kv, KvRead, MemoryKv, RedbKv, StoreError, Table, WriteBatch};
 use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, Sealed, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, Bytes, B256, U256};
@@ -15,6 +15,8 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// The database file inside a datadir.
 pub const DB_FILE: &str = "keel.redb";
+/// The write-ahead journal in a datadir (see [`crate::JournalKv`]).
+pub const JOURNAL_FILE: &str = "keel.journal";
 
 const META_VERSION: &[u8] = b"version";
 const META_SPEC: &[u8] = b"spec";
@@ -84,9 +86,16 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the datadir `dir` and its database file.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, CheckpointPolicy::default())
+    }
+
+    /// [`Store::open`] with another checkpoint policy for the journal.
+    pub fn open_with(dir: &Path, policy: CheckpointPolicy) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|source| StoreError::Datadir { path: dir.display().to_string(), source })?;
-        Self::with_kv(Box::new(RedbKv::open(&dir.join(DB_FILE))?))
+        let redb = RedbKv::open(&dir.join(DB_FILE))?;
+        let journal = JournalKv::open(Box::new(redb), &dir.join(JOURNAL_FILE), policy)?;
+        Self::with_kv(Box::new(journal))
     }
 
     /// An in-memory store (nothing survives the process).

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{assert_chain_links, commit_child, init_dev, random_changes, Rng};
-use keel_store::Store;
+use keel_store::{CheckpointPolicy, Store};
 use std::{
     io::{BufRead, BufReader, Write},
     process::{Command, Stdio},
@@ -29,7 +29,9 @@ fn main() {
 
 /// Commits blocks forever, printing `committed N` after each commit returns.
 fn child(dir: &str) {
-    let store = Store::open(std::path::Path::new(dir)).unwrap();
+    // Checkpoint every few blocks, so kills land in checkpoints and journal appends alike.
+    let policy = CheckpointPolicy { max_bytes: 64 * 1024, max_age: Duration::from_millis(3) };
+    let store = Store::open_with(std::path::Path::new(dir), policy).unwrap();
     let (mut parent, mut parent_hash) = match store.snapshot().unwrap().head().unwrap() {
         Some(head) => (head.inner().clone(), head.hash()),
         None => init_dev(&store),
@@ -49,7 +51,7 @@ fn parent() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut rng = Rng(0x00c0_ffee);
-    let rounds = 5;
+    let rounds = 10;
     for round in 0..rounds {
         let mut child = Command::new(&exe)
             .env(CHILD_ENV, dir.path())
