@@ -593,12 +593,14 @@ impl Pool {
         for tx in reinject {
             let _ = self.add_one(tx);
         }
-        let accounts: Vec<Address> = self.queue.keys().copied().collect();
-        let promoted = self.promote_executables(&accounts);
+        // Demote first, then promote from where each pending list now ends (geth promotes first, from the state
+        // nonce, so a queued transaction behind a still-pending one would wait for a later head).
         self.demote_unexecutables();
-        self.priced.set_base_fee(head.base_fee, &self.all);
         self.pending_nonces =
             self.pending.iter().filter_map(|(a, l)| l.last().map(|t| (*a, t.nonce + 1))).collect();
+        let accounts: Vec<Address> = self.queue.keys().copied().collect();
+        let promoted = self.promote_executables(&accounts);
+        self.priced.set_base_fee(head.base_fee, &self.all);
         self.truncate_pending();
         self.truncate_queue();
         self.changes_since_reorg = 0;
