@@ -18,7 +18,7 @@ struct Cli {
 enum Command {
     /// Run a dev chain with anvil's interface: JSON-RPC on 127.0.0.1:8545, funded dev accounts, automine.
     #[command(args_override_self = true)]
-    Node(node::Args),
+    Node(Box<node::Args>),
     /// Run ethereum/tests GeneralStateTests through keel's executor and trie.
     Statetest(fixtures::Args),
     /// Run ethereum/tests BlockchainTests through keel's node import path (store, executor, trie).
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     };
     let cli = Cli::parse_from(args);
     let result = match cli.command {
-        Command::Node(args) => node::run(args),
+        Command::Node(args) => node::run(*args),
         Command::Statetest(args) => fixtures::statetest(args),
         Command::Blocktest(args) => fixtures::blocktest(args),
         Command::Bench(args) => bench::run_bench(args),

@@ -54,6 +54,40 @@ pub(crate) struct Args {
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long, default_value_t = 2 * 1024 * 1024)]
     max_request_size: u32,
+    /// Minimum gas tip (wei) for a transaction to enter the pool.
+    #[arg(long = "txpool.pricelimit", default_value_t = 1, value_name = "WEI")]
+    txpool_pricelimit: u128,
+    /// Price bump (%) a replacement transaction needs over the one it replaces.
+    #[arg(long = "txpool.pricebump", default_value_t = 10, value_name = "PERCENT")]
+    txpool_pricebump: u64,
+    /// Executable transaction slots guaranteed per account.
+    #[arg(long = "txpool.accountslots", default_value_t = 16, value_name = "N")]
+    txpool_accountslots: u64,
+    /// Executable transaction slots for all accounts.
+    #[arg(long = "txpool.globalslots", default_value_t = 5120, value_name = "N")]
+    txpool_globalslots: u64,
+    /// Non-executable transaction slots per account.
+    #[arg(long = "txpool.accountqueue", default_value_t = 64, value_name = "N")]
+    txpool_accountqueue: u64,
+    /// Non-executable transaction slots for all accounts.
+    #[arg(long = "txpool.globalqueue", default_value_t = 1024, value_name = "N")]
+    txpool_globalqueue: u64,
+    /// How long an account's non-executable transactions may wait (Go duration: 3h, 90m, 45s).
+    #[arg(long = "txpool.lifetime", default_value = "3h", value_parser = parse_duration, value_name = "DURATION")]
+    txpool_lifetime: Duration,
+    /// Journal of local transactions, relative to the datadir (survives restarts).
+    #[arg(long = "txpool.journal", default_value = "transactions.rlp", value_name = "FILE")]
+    txpool_journal: PathBuf,
+    /// How often the local-transaction journal is rewritten.
+    #[arg(long = "txpool.rejournal", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    txpool_rejournal: Duration,
+    /// Do not track transactions submitted through RPC as local.
+    #[arg(long = "txpool.nolocals")]
+    txpool_nolocals: bool,
+    /// evm_revert drops the transactions of the blocks it unwinds, as anvil does, instead of putting them back
+    /// into the pool as a reorganisation would (for snapshot/revert test fixtures).
+    #[arg(long)]
+    revert_drops_transactions: bool,
     /// A TOML file of settings, keyed by these flags' long names (`port = 9545`, `block-time = 2`, …).
     /// Precedence: command-line flag, then environment variable, then this file, then the default.
     #[arg(long, value_name = "FILE")]
@@ -77,7 +111,44 @@ const CONFIG_KEYS: &[(&str, Option<&str>)] = &[
     ("datadir", Some("KEEL_DATADIR")),
     ("ephemeral", None),
     ("max-request-size", None),
+    ("txpool.pricelimit", None),
+    ("txpool.pricebump", None),
+    ("txpool.accountslots", None),
+    ("txpool.globalslots", None),
+    ("txpool.accountqueue", None),
+    ("txpool.globalqueue", None),
+    ("txpool.lifetime", None),
+    ("txpool.journal", None),
+    ("txpool.rejournal", None),
+    ("txpool.nolocals", None),
+    ("revert-drops-transactions", None),
 ];
+
+/// A Go-style duration: a sequence of numbers with units `h`, `m`, `s`, `ms` (`3h`, `1h30m`, `500ms`).
+fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration (examples: 3h, 1h30m, 45s, 500ms)");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(bad)?;
+        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return Err(bad()),
+        };
+        total += Duration::try_from_secs_f64(number * seconds).map_err(|_| bad())?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
 
 /// Expands `keel node --config FILE` into the flags the file sets, placed before the command line's own flags
 /// (which therefore win), skipping those whose environment variable is set. Other command lines are returned
@@ -100,7 +171,17 @@ pub(crate) fn expand_config(args: Vec<std::ffi::OsString>) -> Result<Vec<std::ff
     let table: toml::Table =
         text.parse().wrap_err_with(|| format!("--config {}: not valid TOML", path.display()))?;
     let mut injected: Vec<std::ffi::OsString> = Vec::new();
+    // `txpool.pricelimit = 2` is TOML for a `txpool` table: flatten it back to the flag's name.
+    let mut entries = Vec::new();
     for (key, value) in table {
+        match value {
+            toml::Value::Table(inner) => {
+                entries.extend(inner.into_iter().map(|(k, v)| (format!("{key}.{k}"), v)));
+            }
+            value => entries.push((key, value)),
+        }
+    }
+    for (key, value) in entries {
         let Some((_, env)) = CONFIG_KEYS.iter().find(|(k, _)| *k == key) else {
             eyre::bail!(
                 "--config {}: unknown setting `{key}` (settings are `keel node` flags without dashes)",
@@ -158,6 +239,21 @@ impl Args {
                 ..Default::default()
             },
             mining,
+            pool: keel_node::txpool::PoolConfig {
+                price_limit: self.txpool_pricelimit,
+                price_bump: self.txpool_pricebump,
+                account_slots: self.txpool_accountslots,
+                global_slots: self.txpool_globalslots,
+                account_queue: self.txpool_accountqueue,
+                global_queue: self.txpool_globalqueue,
+                lifetime: self.txpool_lifetime,
+                journal: (!self.ephemeral && !self.txpool_nolocals)
+                    .then(|| self.datadir.join(&self.txpool_journal)),
+                rejournal: self.txpool_rejournal,
+                no_locals: self.txpool_nolocals,
+            }
+            .sanitized(),
+            reinject_on_revert: !self.revert_drops_transactions,
         })
     }
 }

@@ -79,11 +79,17 @@ fn snapshot_revert_and_cheat_codes() {
     assert_eq!(rpc_ok(url, "eth_blockNumber", json!([])), "0x0");
     assert_eq!(rpc_ok(url, "eth_getBalance", json!([ACCOUNT1, "latest"])), before);
     assert_eq!(rpc_ok(url, "eth_getTransactionReceipt", json!([tx["transactionHash"]])), Value::Null);
+    // A reorganisation, as geth has them: the unwound block's transaction is back in the pool, pending.
+    assert_eq!(rpc_ok(url, "txpool_status", json!([])), json!({"pending": "0x1", "queued": "0x0"}));
+    let pooled = rpc_ok(url, "eth_getTransactionByHash", json!([tx["transactionHash"]]));
+    assert_eq!(pooled["blockNumber"], Value::Null);
     // A reverted snapshot is gone.
     assert_eq!(rpc_ok(url, "evm_revert", json!([snapshot])), false);
-    // The chain grows a new branch from the reverted head.
-    send(url, &[ACCOUNT1, "--value", "2"]);
+    // The chain grows a new branch from the reverted head, which takes the transaction again.
+    rpc_ok(url, "evm_mine", json!([]));
     assert_eq!(rpc_ok(url, "eth_blockNumber", json!([])), "0x1");
+    assert_ne!(rpc_ok(url, "eth_getTransactionReceipt", json!([tx["transactionHash"]])), Value::Null);
+    assert_eq!(rpc_ok(url, "txpool_status", json!([])), json!({"pending": "0x0", "queued": "0x0"}));
 
     let rich = "0x000000000000000000000000000000000000beef";
     rpc_ok(url, "anvil_setBalance", json!([rich, "0xde0b6b3a7640000"]));

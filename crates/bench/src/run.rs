@@ -3,7 +3,9 @@
 use crate::{BenchError, Workload};
 use alloy_consensus::{Block, Header, TxEnvelope};
 use alloy_primitives::{Address, B256, U256};
-use keel_evm::{spec_id, tx_env, BlockAttributes, BlockExecutor, ExecutionConfig, RecoveredTx, TxOutcome};
+use keel_evm::{
+    spec_id, tx_env, BlockAttributes, BlockExecutor, ExecutionConfig, InOrder, RecoveredTx, TxOutcome,
+};
 use keel_node::Chain;
 use keel_primitives::{ChainSpec, StateAccount};
 use keel_store::{Store, Table};
@@ -66,7 +68,7 @@ fn attributes(spec: &ChainSpec, parent: &Header) -> BlockAttributes {
 
 fn build(chain: &Chain, txs: &[RecoveredTx]) -> Result<Block<TxEnvelope>, BenchError> {
     let head = chain.head()?;
-    let outcome = chain.build(&attributes(chain.spec(), head.inner()), txs.iter().cloned())?;
+    let outcome = chain.build(&attributes(chain.spec(), head.inner()), &mut InOrder(txs.iter().cloned()))?;
     if let Some((hash, reason)) = outcome.rejected.first() {
         return Err(BenchError::Setup(format!("workload transaction {hash} rejected: {reason}")));
     }

@@ -176,13 +176,33 @@ pub struct StatePatch {
     pub storage: Vec<(alloy_primitives::U256, alloy_primitives::U256)>,
 }
 
-/// Builds a block on `parent` from `candidates` in order, skipping those that cannot be included. Blob
-/// transactions are refused: keel carries no blob sidecars, so it cannot propagate or serve them.
+/// Where a block builder takes its transactions from.
+pub trait Candidates {
+    /// The next transaction to try.
+    fn next_candidate(&mut self) -> Option<RecoveredTx>;
+    /// The transaction last returned could not be included: its sender's later transactions must not be
+    /// either (they would run out of nonce order).
+    fn rejected(&mut self, _tx: &RecoveredTx) {}
+}
+
+/// Candidates from a plain sequence, tried in order.
+#[derive(Debug)]
+pub struct InOrder<I>(pub I);
+
+impl<I: Iterator<Item = RecoveredTx>> Candidates for InOrder<I> {
+    fn next_candidate(&mut self) -> Option<RecoveredTx> {
+        self.0.next()
+    }
+}
+
+/// Builds a block on `parent` from `candidates`, skipping those that cannot be included (and telling the
+/// source, so it skips their senders' later ones). Blob transactions are refused: keel carries no blob
+/// sidecars, so it cannot propagate or serve them.
 pub fn build_block<P: StateProvider>(
     spec: &ChainSpec,
     parent: &Header,
     attributes: &BlockAttributes,
-    candidates: impl IntoIterator<Item = RecoveredTx>,
+    candidates: &mut dyn Candidates,
     provider: P,
 ) -> Result<BlockBuildOutcome, EvmError> {
     let number = parent.number + 1;
@@ -214,15 +234,19 @@ pub fn build_block<P: StateProvider>(
     }
     let mut included = Vec::new();
     let mut rejected = Vec::new();
-    for tx in candidates {
+    while let Some(tx) = candidates.next_candidate() {
         if tx.tx.is_eip4844() {
+            candidates.rejected(&tx);
             rejected
                 .push((tx.hash, "blob transactions are not supported: keel carries no blob sidecars".into()));
             continue;
         }
         match executor.execute_transaction(&tx)? {
             TxOutcome::Included { .. } => included.push(tx),
-            TxOutcome::Rejected { reason } => rejected.push((tx.hash, reason)),
+            TxOutcome::Rejected { reason } => {
+                candidates.rejected(&tx);
+                rejected.push((tx.hash, reason));
+            }
         }
     }
     let withdrawals = (fork >= Hardfork::Shanghai).then(|| attributes.withdrawals.clone());

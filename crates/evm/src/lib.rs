@@ -20,7 +20,8 @@ mod tx;
 
 pub use block::{
     build_block, execute_block, execute_recovered_block, next_base_fee, next_excess_blob_gas,
-    validate_header_against_parent, BlockAttributes, BlockBuildOutcome, ImportedBlock, StatePatch,
+    validate_header_against_parent, BlockAttributes, BlockBuildOutcome, Candidates, ImportedBlock, InOrder,
+    StatePatch,
 };
 pub use db::BlockState;
 pub use error::{EvmError, ProviderError};

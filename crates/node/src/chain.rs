@@ -4,8 +4,8 @@ use crate::{DbState, NodeError};
 use alloy_consensus::{Block, Header, ReceiptEnvelope, Sealed, TxEnvelope};
 use alloy_primitives::B256;
 use keel_evm::{
-    build_block, execute_recovered_block, BlockAttributes, BlockBuildOutcome, ExecutedBlock, ImportedBlock,
-    RecoveredTx,
+    build_block, execute_recovered_block, BlockAttributes, BlockBuildOutcome, Candidates, ExecutedBlock,
+    ImportedBlock, RecoveredTx,
 };
 use keel_primitives::{BlockBody, ChainSpec};
 use keel_store::{BlockCommit, InitOutcome, Store};
@@ -100,7 +100,7 @@ impl Chain {
     pub fn build(
         &self,
         attributes: &BlockAttributes,
-        candidates: impl IntoIterator<Item = RecoveredTx>,
+        candidates: &mut dyn Candidates,
     ) -> Result<BlockBuildOutcome, NodeError> {
         let (head, state) = self.head_state()?;
         let outcome = build_block(&self.spec, head.inner(), attributes, candidates, state)?;

@@ -24,10 +24,22 @@ pub struct NodeConfig {
     /// The dev chain, and in any case the mnemonic and number of the accounts the node signs for.
     pub dev: DevGenesis,
     pub mining: Mining,
+    /// Transaction pool limits (`--txpool.*`).
+    pub pool: keel_txpool::PoolConfig,
+    /// evm_revert puts the transactions of the blocks it unwinds back into the pool (a reorganisation, as geth
+    /// handles them). `false` drops them, as anvil does (snapshot/revert test fixtures expect that).
+    pub reinject_on_revert: bool,
 }
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        Self { datadir: None, genesis: None, dev: DevGenesis::default(), mining: Mining::Auto }
+        Self {
+            datadir: None,
+            genesis: None,
+            dev: DevGenesis::default(),
+            mining: Mining::Auto,
+            pool: keel_txpool::PoolConfig::default(),
+            reinject_on_revert: true,
+        }
     }
 }

@@ -19,6 +19,9 @@ pub enum NodeError {
     /// A transaction the node will not accept (geth's wording in the message).
     #[error("{0}")]
     InvalidTransaction(String),
+    /// The transaction pool refused a transaction (geth's wording).
+    #[error("{0}")]
+    Pool(#[from] keel_txpool::PoolError),
     #[error("invalid params: {0}")]
     InvalidParams(String),
     #[error("unknown account {0}")]

@@ -4,23 +4,21 @@
 
 use crate::{
     config::{Mining, NodeConfig},
-    pool::Pool,
     Chain, DbState, NodeError, OverriddenState, StateView,
 };
-use alloy_consensus::{
-    Header, SignableTransaction, Transaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy,
-};
+use alloy_consensus::{Header, SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{keccak256, Address, Signature, TxKind, B256, U256};
 use alloy_rpc_types_eth::{state::StateOverride, BlockId, BlockNumberOrTag, TransactionRequest};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use keel_evm::{
-    next_base_fee, revm::context::result::ExecutionResult, revm::context::TxEnv, BlockAttributes,
-    BlockExecutor, ExecutionConfig, RecoveredTx, StatePatch, StateProvider,
+    next_base_fee, revm::context::result::ExecutionResult, revm::context::TxEnv, spec_id, BlockAttributes,
+    BlockExecutor, Candidates, ExecutionConfig, RecoveredTx, StatePatch, StateProvider,
 };
 use keel_primitives::{ChainSpec, Sealed};
 use keel_store::{Store, StoreSnapshot};
+use keel_txpool::{AccountState, BestTransactions, Pool, PoolHead, PoolTx, PooledTx, SystemClock, Validator};
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, MutexGuard},
@@ -38,6 +36,47 @@ pub enum NodeEvent {
     PendingTransaction(B256),
 }
 
+/// The pool's view of the head state (with pending cheat-code overwrites).
+struct PoolState(StateView);
+
+impl AccountState for PoolState {
+    fn nonce(&self, address: Address) -> u64 {
+        self.account(address).0
+    }
+    fn balance(&self, address: Address) -> U256 {
+        self.account(address).1
+    }
+}
+
+impl PoolState {
+    fn account(&self, address: Address) -> (u64, U256) {
+        match self.0.account(address) {
+            Ok(account) => account.map_or((0, U256::ZERO), |a| (a.nonce, a.balance)),
+            Err(e) => {
+                // The pool then treats the account as empty: its transactions wait or are refused, never lost
+                // silently (the error is logged).
+                tracing::error!(%address, error = %e, "txpool: cannot read account");
+                (0, U256::ZERO)
+            }
+        }
+    }
+}
+
+/// Block building takes the pool's best transactions; a failed one skips its sender's later ones.
+struct PoolCandidates(BestTransactions);
+
+impl Candidates for PoolCandidates {
+    fn next_candidate(&mut self) -> Option<RecoveredTx> {
+        self.0.next().map(|tx| tx.tx.clone())
+    }
+    fn rejected(&mut self, tx: &RecoveredTx) {
+        self.0.mark_invalid(tx.sender);
+    }
+}
+
+/// Reorganisations deeper than this do not reinject their transactions (geth's limit).
+const MAX_REINJECT_DEPTH: usize = 64;
+
 #[derive(Debug)]
 struct Inner {
     pool: Pool,
@@ -52,6 +91,7 @@ struct Inner {
     /// Accounts eth_sendTransaction may send from without their key (anvil_impersonateAccount).
     impersonated: std::collections::HashSet<Address>,
     auto_impersonate: bool,
+    reinject_on_revert: bool,
 }
 
 /// What evm_revert restores.
@@ -123,8 +163,27 @@ impl Node {
             signers.insert(account.address, signer);
         }
         let (events, _) = broadcast::channel(1024);
+        let pool = {
+            let snapshot = Arc::new(chain.store().snapshot()?);
+            let head = snapshot.require_head()?;
+            let validator = Validator {
+                chain_id: chain.spec().chain_id(),
+                spec: spec_id(chain.spec().fork_at(head.number + 1, head.timestamp)).ok_or_else(|| {
+                    NodeError::Config("the chain's fork has no EVM specification in revm".into())
+                })?,
+                gas_limit: head.gas_limit,
+                min_tip: config.pool.price_limit,
+            };
+            let state: Arc<dyn AccountState> = Arc::new(PoolState(StateView::Head(DbState::new(snapshot))));
+            let pool_head = PoolHead {
+                number: head.number,
+                gas_limit: head.gas_limit,
+                base_fee: next_base_fee(chain.spec(), head.inner()),
+            };
+            Pool::new(config.pool.clone(), validator, pool_head, state, Arc::new(SystemClock::default()))
+        };
         let inner = Inner {
-            pool: Pool::default(),
+            pool,
             mining: config.mining,
             time_offset: 0,
             next_timestamp: None,
@@ -132,6 +191,7 @@ impl Node {
             next_snapshot: 1,
             impersonated: Default::default(),
             auto_impersonate: false,
+            reinject_on_revert: config.reinject_on_revert,
         };
         Ok(Self { chain, accounts, signers, inner: Mutex::new(inner), patches: Mutex::default(), events })
     }
@@ -220,19 +280,51 @@ impl Node {
 
     /// The nonce the next transaction of `sender` should have: after its pooled transactions.
     pub fn pending_nonce(&self, sender: Address) -> Result<u64, NodeError> {
-        let (_, state) = self.state(BlockId::latest())?;
-        let state_nonce = state.account(sender)?.map_or(0, |a| a.nonce);
-        Ok(self.lock().pool.next_nonce(sender).map_or(state_nonce, |n| n.max(state_nonce)))
+        Ok(self.lock().pool.pending_nonce(sender))
     }
 
     /// A pooled (not yet mined) transaction.
     pub fn pooled(&self, hash: &B256) -> Option<RecoveredTx> {
-        self.lock().pool.get(hash).cloned()
+        self.lock().pool.get(hash).map(|tx| tx.tx.clone())
     }
 
-    /// All pooled transactions.
-    pub fn pooled_all(&self) -> Vec<RecoveredTx> {
-        self.lock().pool.all().cloned().collect()
+    /// The pool's pending and queued transactions by sender, in nonce order.
+    #[allow(clippy::type_complexity)]
+    pub fn pool_content(&self) -> (BTreeMap<Address, Vec<PooledTx>>, BTreeMap<Address, Vec<PooledTx>>) {
+        let inner = self.lock();
+        (inner.pool.pending(), inner.pool.queued())
+    }
+
+    /// (pending, queued) counts.
+    pub fn pool_status(&self) -> keel_txpool::PoolStatus {
+        self.lock().pool.status()
+    }
+
+    /// miner_setGasPrice: the minimum tip the pool accepts; raising it drops cheaper transactions.
+    pub fn set_min_tip(&self, tip: u128) {
+        self.lock().pool.set_min_tip(tip);
+    }
+
+    /// The pool's head-state view, with the pending cheat-code overwrites.
+    fn pool_state(&self) -> Result<Arc<dyn AccountState>, NodeError> {
+        let (_, view) = self.state(BlockId::latest())?;
+        Ok(Arc::new(PoolState(view)))
+    }
+
+    /// Tells the pool about a new head (or a changed head state): it re-validates, promotes and demotes, and
+    /// takes `reinject` back. Announces what became pending.
+    fn reset_pool(&self, inner: &mut Inner, reinject: Vec<PoolTx>) -> Result<(), NodeError> {
+        let head = self.chain.head()?;
+        let pool_head = PoolHead {
+            number: head.number,
+            gas_limit: head.gas_limit,
+            base_fee: next_base_fee(self.spec(), head.inner()),
+        };
+        let promoted = inner.pool.reset(pool_head, self.pool_state()?, reinject);
+        for tx in promoted {
+            let _ = self.events.send(NodeEvent::PendingTransaction(tx.hash()));
+        }
+        Ok(())
     }
 
     /// eth_sendRawTransaction: decodes, validates and pools an EIP-2718 transaction; mines it at once under
@@ -252,55 +344,30 @@ impl Node {
 
     /// Validates and pools a signed transaction.
     pub fn submit(&self, tx: TxEnvelope) -> Result<B256, NodeError> {
-        if tx.is_eip4844() {
-            return Err(NodeError::InvalidTransaction(
-                "blob transactions are not supported: keel carries no blob sidecars".into(),
-            ));
-        }
-        let tx = RecoveredTx::recover(tx, 0)
-            .map_err(|e| NodeError::InvalidTransaction(format!("invalid sender: {e}")))?;
-        self.submit_recovered(tx)
+        // Stateless checks and signature recovery run before the pool's lock is taken.
+        let validator = self.lock().pool.validator();
+        let tx = validator.validate(tx)?;
+        self.add_to_pool(tx)
     }
 
     /// Validates and pools a transaction whose sender is known.
     fn submit_recovered(&self, tx: RecoveredTx) -> Result<B256, NodeError> {
-        if let Some(id) = tx.tx.chain_id() {
-            if id != self.chain_id() {
-                return Err(NodeError::InvalidTransaction(format!(
-                    "invalid chain id: expected {}, got {id}",
-                    self.chain_id()
-                )));
-            }
-        }
-        let (head, state) = self.state(BlockId::latest())?;
-        let account = state.account(tx.sender)?.unwrap_or_default();
-        if tx.tx.nonce() < account.nonce {
-            return Err(NodeError::InvalidTransaction(format!(
-                "nonce too low: next nonce {}, tx nonce {}",
-                account.nonce,
-                tx.tx.nonce()
-            )));
-        }
-        if tx.tx.gas_limit() > head.gas_limit {
-            return Err(NodeError::InvalidTransaction(format!(
-                "exceeds block gas limit: {} > {}",
-                tx.tx.gas_limit(),
-                head.gas_limit
-            )));
-        }
-        let cost = U256::from(tx.tx.gas_limit()) * U256::from(tx.tx.max_fee_per_gas()) + tx.tx.value();
-        if account.balance < cost {
-            return Err(NodeError::InvalidTransaction(format!(
-                "insufficient funds for gas * price + value: have {} want {cost}",
-                account.balance
-            )));
-        }
-        let hash = tx.hash;
+        let validator = self.lock().pool.validator();
+        let tx = validator.validate_recovered(tx)?;
+        self.add_to_pool(tx)
+    }
+
+    /// Adds a validated transaction to the pool; under automine, mines what became executable.
+    fn add_to_pool(&self, tx: PoolTx) -> Result<B256, NodeError> {
+        let hash = tx.hash();
         let mut inner = self.lock();
-        inner.pool.add(tx).map_err(|e| NodeError::InvalidTransaction(e.to_string()))?;
-        let _ = self.events.send(NodeEvent::PendingTransaction(hash));
-        debug!(%hash, "transaction pooled");
-        if inner.mining == Mining::Auto {
+        let mut report = inner.pool.add(vec![tx]);
+        report.results.pop().unwrap_or(Err(keel_txpool::PoolError::AlreadyKnown))?;
+        debug!(%hash, promoted = report.promoted.len(), "transaction pooled");
+        for tx in &report.promoted {
+            let _ = self.events.send(NodeEvent::PendingTransaction(tx.hash()));
+        }
+        if inner.mining == Mining::Auto && !report.promoted.is_empty() {
             self.mine_locked(&mut inner, None)?;
         }
         Ok(hash)
@@ -465,9 +532,8 @@ impl Node {
         let wall = now().saturating_add_signed(inner.time_offset);
         let timestamp = timestamp.or(inner.next_timestamp.take()).unwrap_or(wall).max(head.timestamp + 1);
         let base_fee = next_base_fee(self.spec(), head.inner());
-        let candidates = inner
-            .pool
-            .candidates(base_fee, |sender| state.account(sender).ok().flatten().map_or(0, |a| a.nonce));
+        let mut candidates = PoolCandidates(inner.pool.best(base_fee));
+        drop(state);
         let attributes = BlockAttributes {
             timestamp,
             beneficiary: Address::ZERO,
@@ -477,7 +543,7 @@ impl Node {
             patches: pending.values().cloned().collect(),
             ..Default::default()
         };
-        let outcome = self.chain.build(&attributes, candidates)?;
+        let outcome = self.chain.build(&attributes, &mut candidates)?;
         // Drop what the block applied; an overwrite that arrived meanwhile waits for the next block.
         let mut patches = self.patches();
         for (address, applied) in pending {
@@ -486,16 +552,11 @@ impl Node {
             }
         }
         drop(patches);
-        for tx in &outcome.block.body.transactions {
-            inner.pool.remove(tx.tx_hash());
-        }
         for (hash, reason) in &outcome.rejected {
-            // Kept: transactions that only missed the block's gas; dropped: those that cannot run on this state.
-            if !reason.starts_with("gas limit reached") {
-                debug!(%hash, reason, "dropping pooled transaction");
-                inner.pool.remove(hash);
-            }
+            debug!(%hash, reason, "pooled transaction left out of the block");
         }
+        // The new head drops what was mined and anything no longer valid, and promotes what now can run.
+        self.reset_pool(inner, Vec::new())?;
         let number = outcome.block.header.number;
         info!(number, hash = %outcome.hash, txs = outcome.block.body.transactions.len(), gas = outcome.block.header.gas_used, "mined");
         let _ = self.events.send(NodeEvent::Block { number, hash: outcome.hash });
@@ -620,9 +681,19 @@ impl Node {
     pub fn reset(&self) -> Result<(), NodeError> {
         let mut inner = self.lock();
         self.chain.store().unwind_to(0)?;
-        inner.pool = Pool::default();
         inner.snapshots.clear();
         self.patches().clear();
+        // anvil_reset starts over: the pool is emptied, not reinjected.
+        let config = inner.pool.config().clone();
+        let validator = inner.pool.validator();
+        let head = self.chain.head()?;
+        let pool_head = PoolHead {
+            number: head.number,
+            gas_limit: head.gas_limit,
+            base_fee: next_base_fee(self.spec(), head.inner()),
+        };
+        inner.pool =
+            Pool::new(config, validator, pool_head, self.pool_state()?, Arc::new(SystemClock::default()));
         inner.time_offset = 0;
         inner.next_timestamp = None;
         let head = self.chain.head()?;
@@ -729,9 +800,17 @@ impl Node {
     /// Records a state overwrite (anvil_setBalance / setNonce / setCode / setStorageAt): visible at once to reads
     /// at the head, applied at the start of the next block.
     pub fn patch(&self, address: Address, f: impl FnOnce(&mut StatePatch)) {
-        let mut patches = self.patches();
-        let patch = patches.entry(address).or_insert_with(|| StatePatch { address, ..Default::default() });
-        f(patch);
+        {
+            let mut patches = self.patches();
+            let patch =
+                patches.entry(address).or_insert_with(|| StatePatch { address, ..Default::default() });
+            f(patch);
+        }
+        // The pool sees the new balance / nonce at once (admission, promotion, demotion).
+        let mut inner = self.lock();
+        if let Err(e) = self.reset_pool(&mut inner, Vec::new()) {
+            tracing::error!(error = %e, "txpool: cannot re-read the head state after a cheat code");
+        }
     }
 
     /// evm_snapshot: remembers the current head (and clock and pending patches); returns the snapshot's id.
@@ -752,8 +831,9 @@ impl Node {
     }
 
     /// evm_revert: unwinds the chain to the snapshot's head (a reorganisation) and forgets this snapshot and all
-    /// later ones. Returns false for an unknown id. Pooled transactions stay pooled; those the unwound blocks
-    /// contained are not reinjected (as anvil).
+    /// later ones. Returns false for an unknown id. Pooled transactions stay pooled, and the transactions of the
+    /// unwound blocks go back into the pool (geth's reorganisation; none when more than 64 blocks were unwound,
+    /// or when `reinject_on_revert` is off).
     pub fn revert_to(&self, id: u64) -> Result<bool, NodeError> {
         let mut inner = self.lock();
         let Some(position) = inner.snapshots.iter().position(|s| s.id == id) else { return Ok(false) };
@@ -763,11 +843,44 @@ impl Node {
         inner.time_offset = point.time_offset;
         inner.next_timestamp = point.next_timestamp;
         *self.patches() = point.patches;
+        let reinject = if inner.reinject_on_revert {
+            self.discarded_transactions(&removed, &inner.pool.validator())?
+        } else {
+            Vec::new()
+        };
+        self.reset_pool(&mut inner, reinject)?;
         if let Ok(head) = self.chain.head() {
             info!(to = point.block, removed = removed.len(), "reverted");
             let _ = self.events.send(NodeEvent::Block { number: head.number, hash: head.hash() });
         }
         Ok(true)
+    }
+
+    /// The transactions of blocks a reorganisation removed (newest block first in `removed`), oldest first, as
+    /// pool transactions; none past the reinjection depth.
+    fn discarded_transactions(
+        &self,
+        removed: &[B256],
+        validator: &Validator,
+    ) -> Result<Vec<PoolTx>, NodeError> {
+        if removed.len() > MAX_REINJECT_DEPTH {
+            info!(depth = removed.len(), "skipping deep transaction reorg");
+            return Ok(Vec::new());
+        }
+        let snapshot = self.snapshot()?;
+        let mut txs = Vec::new();
+        for hash in removed.iter().rev() {
+            let Some(body) = snapshot.body(*hash)? else { continue };
+            let senders = snapshot.senders(*hash)?.unwrap_or_default();
+            for (tx, sender) in body.transactions.into_iter().zip(senders) {
+                let hash = *tx.tx_hash();
+                match validator.validate_recovered(RecoveredTx { tx, sender, hash }) {
+                    Ok(tx) => txs.push(tx),
+                    Err(e) => debug!(%hash, error = %e, "not reinjecting"),
+                }
+            }
+        }
+        Ok(txs)
     }
 
     /// anvil_mine: `count` blocks, `interval` seconds apart.

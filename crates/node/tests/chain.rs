@@ -6,7 +6,7 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_primitives::{Address, TxKind, B256, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use keel_evm::{BlockAttributes, RecoveredTx};
+use keel_evm::{BlockAttributes, InOrder, RecoveredTx};
 use keel_node::{Chain, NodeError};
 use keel_primitives::DevGenesis;
 use keel_store::Store;
@@ -50,7 +50,8 @@ fn built_blocks_import_elsewhere_and_survive_reopen() {
     let builder = Chain::open(spec.clone(), Store::memory()).unwrap();
     let mut blocks = Vec::new();
     for round in 0..5 {
-        let outcome = builder.build(&attributes(&builder), transfers(round * 2, 6)).unwrap();
+        let outcome =
+            builder.build(&attributes(&builder), &mut InOrder(transfers(round * 2, 6).into_iter())).unwrap();
         assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
         assert_eq!(outcome.block.body.transactions.len(), 6);
         blocks.push((outcome.block, outcome.hash));
@@ -87,8 +88,10 @@ fn built_blocks_import_elsewhere_and_survive_reopen() {
 fn block_not_on_head_and_tampered_block_are_refused_without_changing_head() {
     let spec = DevGenesis::default().chain_spec().unwrap();
     let builder = Chain::open(spec.clone(), Store::memory()).unwrap();
-    let first = builder.build(&attributes(&builder), transfers(0, 3)).unwrap().block;
-    let second = builder.build(&attributes(&builder), transfers(1, 3)).unwrap().block;
+    let first =
+        builder.build(&attributes(&builder), &mut InOrder(transfers(0, 3).into_iter())).unwrap().block;
+    let second =
+        builder.build(&attributes(&builder), &mut InOrder(transfers(1, 3).into_iter())).unwrap().block;
 
     let importer = Chain::open(spec, Store::memory()).unwrap();
     let genesis = importer.head().unwrap().hash();

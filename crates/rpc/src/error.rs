@@ -35,9 +35,10 @@ pub(crate) fn node_error(e: NodeError) -> ErrorObjectOwned {
             ErrorObjectOwned::owned(code::INVALID_PARAMS, e.to_string(), None::<()>)
         }
         NodeError::UnknownBlock(_) => ErrorObjectOwned::owned(code::NOT_FOUND, e.to_string(), None::<()>),
-        NodeError::InvalidTransaction(_) | NodeError::UnknownAccount(_) | NodeError::Halted(_) => {
-            ErrorObjectOwned::owned(code::INVALID_INPUT, e.to_string(), None::<()>)
-        }
+        NodeError::InvalidTransaction(_)
+        | NodeError::Pool(_)
+        | NodeError::UnknownAccount(_)
+        | NodeError::Halted(_) => ErrorObjectOwned::owned(code::INVALID_INPUT, e.to_string(), None::<()>),
         NodeError::Evm(keel_evm::EvmError::InvalidTransaction { reason, .. }) => {
             ErrorObjectOwned::owned(code::INVALID_INPUT, reason.clone(), None::<()>)
         }

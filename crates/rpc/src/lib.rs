@@ -11,6 +11,7 @@ mod dev;
 mod error;
 mod eth;
 mod filters;
+mod txpool;
 
 use jsonrpsee::{
     server::{Server, ServerConfig, ServerHandle},
@@ -57,6 +58,7 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Node>, RpcError> {
     eth::register(&mut module)?;
     dev::register(&mut module)?;
     debug::register(&mut module)?;
+    txpool::register(&mut module)?;
     filters::register(&mut module, Arc::new(filters::Filters::default()))?;
     Ok(module)
 }
