@@ -309,15 +309,30 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         let (addr, handle) = keel_rpc::serve(node.clone(), &rpc).await?;
         println!("{}", banner(&args, &node, addr)?);
         let miner = tokio::spawn(interval_miner(node.clone()));
+        let upkeep = tokio::spawn(pool_upkeep(node.clone()));
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = handle.clone().stopped() => {}
         }
         miner.abort();
+        upkeep.abort();
         let _ = handle.stop();
         tracing::info!("shut down");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Pool upkeep every few seconds: lifetime eviction, local-transaction resubmission, journal rotation.
+async fn pool_upkeep(node: Arc<Node>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let node = node.clone();
+        match tokio::task::spawn_blocking(move || node.maintain_pool()).await {
+            Ok(Err(e)) => tracing::error!(error = %e, "txpool upkeep failed"),
+            Err(e) => tracing::error!(error = %e, "txpool upkeep panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
 }
 
 /// Mines on the node's interval while interval mining is on (it can be switched at runtime).

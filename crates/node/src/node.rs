@@ -18,7 +18,10 @@ use keel_evm::{
 };
 use keel_primitives::{ChainSpec, Sealed};
 use keel_store::{Store, StoreSnapshot};
-use keel_txpool::{AccountState, BestTransactions, Pool, PoolHead, PoolTx, PooledTx, SystemClock, Validator};
+use keel_txpool::{
+    AccountState, BestTransactions, LocalTracker, Pool, PoolError, PoolHead, PoolTx, PooledTx, SystemClock,
+    TxJournal, Validator,
+};
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, MutexGuard},
@@ -92,6 +95,11 @@ struct Inner {
     impersonated: std::collections::HashSet<Address>,
     auto_impersonate: bool,
     reinject_on_revert: bool,
+    /// Transactions submitted through RPC (unless `--txpool.nolocals`), and their journal.
+    locals: Option<LocalTracker>,
+    journal: Option<TxJournal>,
+    /// When the journal was last rewritten.
+    journaled_at: std::time::Instant,
 }
 
 /// What evm_revert restores.
@@ -192,8 +200,90 @@ impl Node {
             impersonated: Default::default(),
             auto_impersonate: false,
             reinject_on_revert: config.reinject_on_revert,
+            locals: (!config.pool.no_locals).then(LocalTracker::default),
+            journal: config.pool.journal.clone().filter(|_| !config.pool.no_locals).map(TxJournal::new),
+            journaled_at: std::time::Instant::now(),
         };
-        Ok(Self { chain, accounts, signers, inner: Mutex::new(inner), patches: Mutex::default(), events })
+        let node =
+            Self { chain, accounts, signers, inner: Mutex::new(inner), patches: Mutex::default(), events };
+        node.restore_locals()?;
+        Ok(node)
+    }
+
+    /// Loads the local-transaction journal into the pool (those still valid) and rewrites it.
+    fn restore_locals(&self) -> Result<(), NodeError> {
+        let mut inner = self.lock();
+        let Some(journal) = inner.journal.as_ref() else { return Ok(()) };
+        let txs = journal.load().map_err(|e| NodeError::Config(e.to_string()))?;
+        let loaded = txs.len();
+        let validator = inner.pool.validator();
+        let valid: Vec<PoolTx> = txs.into_iter().filter_map(|tx| validator.validate(tx).ok()).collect();
+        // Track every journaled transaction that is well-formed, as geth does: one the pool turns away now (its
+        // sender is short of funds, say) is resubmitted by the upkeep until it is mined or its nonce passes.
+        for tx in &valid {
+            if let Some(locals) = inner.locals.as_mut() {
+                locals.track(tx.sender(), tx.tx.tx.clone());
+            }
+        }
+        let report = inner.pool.add(valid);
+        let restored = report.results.iter().filter(|r| r.is_ok()).count();
+        self.rejournal(&mut inner);
+        if loaded > 0 {
+            info!(loaded, restored, "restored local transactions from the journal");
+        }
+        Ok(())
+    }
+
+    /// Rewrites the journal from the tracked local transactions.
+    fn rejournal(&self, inner: &mut Inner) {
+        let Inner { journal, locals, journaled_at, .. } = inner;
+        if let (Some(journal), Some(locals)) = (journal.as_mut(), locals.as_ref()) {
+            match journal.rotate(locals.all().map(|(_, tx)| tx)) {
+                Ok(count) => debug!(count, "rewrote the txpool journal"),
+                Err(e) => tracing::error!(error = %e, "txpool journal"),
+            }
+        }
+        *journaled_at = std::time::Instant::now();
+    }
+
+    /// Periodic pool upkeep (the node runs it every few seconds): evicts idle queues past their lifetime,
+    /// forgets mined local transactions, resubmits local ones the pool dropped while still valid, and rewrites
+    /// the journal every `rejournal` interval.
+    pub fn maintain_pool(&self) -> Result<(), NodeError> {
+        let mut inner = self.lock();
+        let evicted = inner.pool.evict_stale();
+        if evicted > 0 {
+            debug!(evicted, "txpool: dropped idle queued transactions");
+        }
+        if inner.locals.is_some() {
+            let (_, state) = self.state(BlockId::latest())?;
+            let nonce = |a: Address| state.account(a).ok().flatten().map_or(0, |acc| acc.nonce);
+            let mut missing = Vec::new();
+            let Inner { locals, pool, .. } = &mut *inner;
+            if let Some(locals) = locals.as_mut() {
+                locals.prune(nonce);
+                missing = locals
+                    .all()
+                    .filter(|(_, tx)| pool.get(tx.tx_hash()).is_none())
+                    .map(|(sender, tx)| RecoveredTx { tx: tx.clone(), sender, hash: *tx.tx_hash() })
+                    .collect();
+            }
+            if !missing.is_empty() {
+                let validator = inner.pool.validator();
+                let txs: Vec<PoolTx> =
+                    missing.into_iter().filter_map(|tx| validator.validate_recovered(tx).ok()).collect();
+                let resubmitted = txs.len();
+                let report = inner.pool.add(txs);
+                for tx in &report.promoted {
+                    let _ = self.events.send(NodeEvent::PendingTransaction(tx.hash()));
+                }
+                debug!(resubmitted, "txpool: resubmitted local transactions");
+            }
+            if inner.journaled_at.elapsed() >= inner.pool.config().rejournal {
+                self.rejournal(&mut inner);
+            }
+        }
+        Ok(())
     }
 
     fn patches(&self) -> MutexGuard<'_, BTreeMap<Address, StatePatch>> {
@@ -347,22 +437,47 @@ impl Node {
         // Stateless checks and signature recovery run before the pool's lock is taken.
         let validator = self.lock().pool.validator();
         let tx = validator.validate(tx)?;
-        self.add_to_pool(tx)
+        self.add_to_pool(tx, true)
     }
 
     /// Validates and pools a transaction whose sender is known.
     fn submit_recovered(&self, tx: RecoveredTx) -> Result<B256, NodeError> {
         let validator = self.lock().pool.validator();
         let tx = validator.validate_recovered(tx)?;
-        self.add_to_pool(tx)
+        self.add_to_pool(tx, true)
     }
 
-    /// Adds a validated transaction to the pool; under automine, mines what became executable.
-    fn add_to_pool(&self, tx: PoolTx) -> Result<B256, NodeError> {
+    /// Adds a validated transaction to the pool; under automine, mines what became executable. A `local` one
+    /// (submitted through RPC) is tracked and journaled; if the pool only turned it away for now (it is full),
+    /// the node keeps it and resubmits it later, as geth does.
+    fn add_to_pool(&self, tx: PoolTx, local: bool) -> Result<B256, NodeError> {
         let hash = tx.hash();
+        let (sender, envelope) = (tx.sender(), tx.tx.tx.clone());
         let mut inner = self.lock();
         let mut report = inner.pool.add(vec![tx]);
-        report.results.pop().unwrap_or(Err(keel_txpool::PoolError::AlreadyKnown))?;
+        let result = report.results.pop().unwrap_or(Err(PoolError::AlreadyKnown));
+        let temporary = matches!(
+            result,
+            Err(PoolError::Underpriced | PoolError::PoolOverflow | PoolError::FutureReplacePending)
+        );
+        if local && (result.is_ok() || temporary) {
+            let Inner { locals, journal, .. } = &mut *inner;
+            if let Some(locals) = locals.as_mut() {
+                if !locals.contains(&hash) {
+                    if let Some(journal) = journal.as_mut() {
+                        if let Err(e) = journal.insert(&envelope) {
+                            tracing::error!(error = %e, "txpool journal");
+                        }
+                    }
+                }
+                locals.track(sender, envelope);
+            }
+            if temporary {
+                debug!(%hash, reason = %result.as_ref().err().map(ToString::to_string).unwrap_or_default(), "local transaction kept for resubmission");
+                return Ok(hash);
+            }
+        }
+        result?;
         debug!(%hash, promoted = report.promoted.len(), "transaction pooled");
         for tx in &report.promoted {
             let _ = self.events.send(NodeEvent::PendingTransaction(tx.hash()));

@@ -10,6 +10,8 @@
 //!   reorganisation run on every new head. One deliberate difference from geth: a run of transactions that
 //!   together cost more than the balance is only promoted as far as the balance reaches.
 //! - [`BestTransactions`] (`best.rs`): block building's order.
+//! - [`LocalTracker`] and [`TxJournal`] (`locals.rs`): transactions submitted through the node's RPC, journaled
+//!   and resubmitted as geth ≥ 1.15 does (outside the pool, with no exemptions inside it).
 //!
 //! Error messages are geth's ([`PoolError`]), so tools that match on them keep working.
 
@@ -17,6 +19,7 @@ mod best;
 mod config;
 mod error;
 mod list;
+mod locals;
 mod pool;
 mod priced;
 mod tx;
@@ -24,6 +27,7 @@ mod tx;
 pub use best::BestTransactions;
 pub use config::{PoolConfig, TX_MAX_SIZE, TX_SLOT_SIZE};
 pub use error::{PoolError, Shortfall};
+pub use locals::{JournalError, LocalTracker, TxJournal};
 pub use pool::{AccountState, AddReport, Added, Pool, PoolHead, PoolStatus};
 pub use tx::{PoolTx, PooledTx, Validator};
 
