@@ -1,0 +1,123 @@
+//! The local-transaction journal (geth's journal tests): what is inserted loads back in order, a rotation keeps
+//! exactly the given set, a corrupt or truncated tail is tolerated, and a missing file is an empty journal.
+#![allow(clippy::unwrap_used)]
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use keel_txpool::{LocalTracker, TxJournal};
+
+fn key() -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&B256::from(U256::from(7))).unwrap()
+}
+
+/// Alternating legacy and EIP-1559 transactions (a list and a string in the RLP stream).
+fn tx(nonce: u64) -> TxEnvelope {
+    let key = key();
+    if nonce % 2 == 0 {
+        let tx = TxLegacy {
+            chain_id: Some(1),
+            nonce,
+            gas_price: 1,
+            gas_limit: 21_000,
+            to: TxKind::Call(Address::ZERO),
+            value: U256::from(nonce),
+            input: Bytes::new(),
+        };
+        let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
+        TxEnvelope::Legacy(tx.into_signed(sig))
+    } else {
+        let tx = TxEip1559 {
+            chain_id: 1,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 2,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(Address::ZERO),
+            value: U256::from(nonce),
+            ..Default::default()
+        };
+        let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
+        TxEnvelope::Eip1559(tx.into_signed(sig))
+    }
+}
+
+#[test]
+fn inserted_transactions_load_back_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = TxJournal::new(dir.path().join("transactions.rlp"));
+    assert!(journal.load().unwrap().is_empty(), "a missing journal is empty");
+    let txs: Vec<TxEnvelope> = (0..6).map(tx).collect();
+    for t in &txs {
+        journal.insert(t).unwrap();
+    }
+    assert_eq!(journal.load().unwrap(), txs);
+}
+
+#[test]
+fn rotation_keeps_exactly_the_given_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("transactions.rlp");
+    let mut journal = TxJournal::new(&path);
+    for n in 0..6 {
+        journal.insert(&tx(n)).unwrap();
+    }
+    let kept: Vec<TxEnvelope> = (3..6).map(tx).collect();
+    assert_eq!(journal.rotate(kept.iter()).unwrap(), 3);
+    assert_eq!(journal.load().unwrap(), kept);
+    assert!(!path.with_extension("new").exists(), "the temporary file was renamed over the journal");
+    // Appends after a rotation go to the new file.
+    journal.insert(&tx(6)).unwrap();
+    assert_eq!(journal.load().unwrap().len(), 4);
+}
+
+#[test]
+fn a_corrupt_tail_keeps_what_precedes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("transactions.rlp");
+    let mut journal = TxJournal::new(&path);
+    for n in 0..4 {
+        journal.insert(&tx(n)).unwrap();
+    }
+    let full = std::fs::read(&path).unwrap();
+    // Cut in the middle of the last transaction: three survive.
+    std::fs::write(&path, &full[..full.len() - 10]).unwrap();
+    assert_eq!(journal.load().unwrap(), (0..3).map(tx).collect::<Vec<_>>());
+    // Garbage appended after valid entries: the valid ones survive.
+    let mut garbage = full.clone();
+    garbage.extend_from_slice(&[0xff, 0x00, 0x13, 0x37]);
+    std::fs::write(&path, &garbage).unwrap();
+    assert_eq!(journal.load().unwrap(), (0..4).map(tx).collect::<Vec<_>>());
+}
+
+#[test]
+fn tracker_replaces_by_nonce_and_prunes_mined() {
+    let mut locals = LocalTracker::default();
+    let sender = key().address();
+    for n in 0..4 {
+        locals.track(sender, tx(n));
+    }
+    assert_eq!(locals.len(), 4);
+    // A replacement for nonce 1.
+    let replacement = {
+        let t = TxEip1559 {
+            chain_id: 1,
+            nonce: 1,
+            gas_limit: 21_000,
+            max_fee_per_gas: 5,
+            max_priority_fee_per_gas: 5,
+            to: TxKind::Call(Address::ZERO),
+            ..Default::default()
+        };
+        let sig = key().sign_hash_sync(&t.signature_hash()).unwrap();
+        TxEnvelope::Eip1559(t.into_signed(sig))
+    };
+    locals.track(sender, replacement.clone());
+    assert_eq!(locals.len(), 4);
+    assert!(locals.contains(replacement.tx_hash()) && !locals.contains(tx(1).tx_hash()));
+    // The chain passed nonce 2: nonces 0 and 1 are forgotten.
+    assert_eq!(locals.prune(|_| 2), 2);
+    let left: Vec<u64> = locals.all().map(|(_, t)| alloy_consensus::Transaction::nonce(t)).collect();
+    assert_eq!(left, vec![2, 3]);
+}
