@@ -39,7 +39,8 @@ pub struct Added {
 pub struct AddReport {
     /// One result per transaction, in order.
     pub results: Vec<Result<Added, PoolError>>,
-    /// Transactions that became executable (pending) because of this batch.
+    /// Transactions that became executable (pending) because of this batch: promoted from the queue, or
+    /// replacing a pending transaction (geth announces both), in sender and nonce order.
     pub promoted: Vec<PooledTx>,
 }
 
@@ -215,23 +216,36 @@ impl Pool {
     }
 
     /// Adds validated transactions (geth's `Add`): each is checked against the state and inserted; then the
-    /// senders' queues are promoted and the pool truncated to its limits.
+    /// senders' queues are promoted and the pool truncated to its limits. Like geth's reorganisation run after
+    /// each batch, this ends the churn throttle's window.
     pub fn add(&mut self, txs: Vec<PoolTx>) -> AddReport {
         let mut report = AddReport::default();
         let mut dirty = Vec::new();
+        // geth's event set: one transaction per sender and nonce, the latest winning.
+        let mut announced: BTreeMap<(Address, u64), PooledTx> = BTreeMap::new();
         for tx in txs {
             let sender = tx.sender();
             let result = self.add_one(tx);
-            if result.is_ok() {
+            if let Ok(added) = &result {
                 dirty.push(sender);
+                // Only a replacement goes straight into a pending list; geth announces it at once.
+                if self.is_pending(&added.hash) {
+                    if let Some(tx) = self.all.get(&added.hash) {
+                        announced.insert((sender, tx.nonce), tx.clone());
+                    }
+                }
             }
             report.results.push(result);
         }
         dirty.sort_unstable();
         dirty.dedup();
-        report.promoted = self.promote_executables(&dirty);
+        for tx in self.promote_executables(&dirty) {
+            announced.insert((tx.sender(), tx.nonce), tx);
+        }
+        report.promoted = announced.into_values().collect();
         self.truncate_pending();
         self.truncate_queue();
+        self.changes_since_reorg = 0;
         report
     }
 
