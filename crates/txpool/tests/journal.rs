@@ -15,7 +15,7 @@ fn key() -> PrivateKeySigner {
 /// Alternating legacy and EIP-1559 transactions (a list and a string in the RLP stream).
 fn tx(nonce: u64) -> TxEnvelope {
     let key = key();
-    if nonce % 2 == 0 {
+    if nonce.is_multiple_of(2) {
         let tx = TxLegacy {
             chain_id: Some(1),
             nonce,
