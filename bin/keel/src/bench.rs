@@ -154,3 +154,63 @@ pub(crate) fn run_node_bench(args: NodeArgs) -> eyre::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PoolArgs {
+    /// Pool sizes to insert (transactions).
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    sizes: Vec<usize>,
+    /// Senders in the many-senders runs.
+    #[arg(long, default_value_t = 1000)]
+    senders: usize,
+    /// Transactions for the memory and end-to-end measurements.
+    #[arg(long, default_value_t = 10_000)]
+    rpc_transactions: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_pool_bench(args: PoolArgs) -> eyre::Result<ExitCode> {
+    // First, while the process's heap is fresh (see `bench_memory`).
+    let memory = keel_bench::bench_memory(100_000, args.senders.max(1))?;
+    let mut inserts = Vec::new();
+    for &size in &args.sizes {
+        for senders in [1, args.senders.min(size).max(1)] {
+            tracing::info!(size, senders, "pool insertion");
+            inserts.push(keel_bench::bench_insert(size, senders)?);
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    let keel = keel_bench::keel_command(std::env::current_exe()?, dir.path());
+    let raws: Vec<String> = keel_bench::signed_transfers(args.rpc_transactions, args.senders.max(1))
+        .iter()
+        .map(keel_bench::raw_hex)
+        .collect();
+    let senders = keel_bench::transfer_senders(args.senders.max(1));
+    let accept = keel_bench::pool_accept_rate(&keel, &raws, &senders)?;
+    if args.json {
+        let report =
+            serde_json::json!({ "insert": inserts, "memory": memory, "rpc_accept_per_second": accept });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &inserts {
+        println!(
+            "insert {:>8} txs from {:>5} sender(s): {:>10.0} tx/s recovered, {:>9.0} tx/s with recovery; best 30M-gas block in {:>7.0} µs",
+            r.transactions, r.senders, r.recovered_per_second, r.with_recovery_per_second, r.best_block_us
+        );
+    }
+    println!(
+        "memory: {:.0} bytes per pooled transaction ({} txs; {:.0} of them the transaction itself, {:.0} pool overhead)",
+        memory.bytes_per_transaction,
+        memory.transactions,
+        memory.transaction_bytes,
+        memory.overhead_per_transaction
+    );
+    println!(
+        "eth_sendRawTransaction into a --no-mining node: {accept:.0} tx/s accepted ({} txs, 1 connection)",
+        raws.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -28,6 +28,9 @@ enum Command {
     /// Benchmark `keel node` against anvil over JSON-RPC: transaction throughput by chain height, call rates,
     /// memory and start-up.
     BenchNode(bench::NodeArgs),
+    /// Benchmark the transaction pool: insertion (with and without signature recovery), best-transaction
+    /// iteration, memory per transaction, and eth_sendRawTransaction acceptance by a running node.
+    BenchPool(bench::PoolArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Blocktest(args) => fixtures::blocktest(args),
         Command::Bench(args) => bench::run_bench(args),
         Command::BenchNode(args) => bench::run_node_bench(args),
+        Command::BenchPool(args) => bench::run_pool_bench(args),
     };
     match result {
         Ok(code) => code,

@@ -14,11 +14,15 @@
 
 mod contracts;
 mod error;
+mod pool_bench;
 mod rpc_bench;
 mod run;
 mod workload;
 
 pub use error::BenchError;
-pub use rpc_bench::{bench_node, keel_command, NodeReport, NodeUnderTest, SendReport};
+pub use pool_bench::{
+    bench_insert, bench_memory, raw_hex, signed_transfers, transfer_senders, InsertReport, MemoryReport,
+};
+pub use rpc_bench::{bench_node, keel_command, pool_accept_rate, NodeReport, NodeUnderTest, SendReport};
 pub use run::{run, BenchReport, ModeResult};
 pub use workload::{Workload, WorkloadKind};

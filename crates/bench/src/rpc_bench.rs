@@ -7,6 +7,7 @@
 
 use crate::{BenchError, Workload, WorkloadKind};
 use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::Address;
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
@@ -372,4 +373,32 @@ pub fn keel_command(keel: PathBuf, dir: &std::path::Path) -> NodeUnderTest {
             dir.join("keel-{port}").display().to_string(),
         ],
     }
+}
+
+/// eth_sendRawTransaction acceptance rate of `node` started without mining (pool limits raised to hold every
+/// transaction): pre-signed raw transactions sent one after another on one connection.
+pub fn pool_accept_rate(node: &NodeUnderTest, raws: &[String], fund: &[Address]) -> Result<f64, BenchError> {
+    let mut node = node.clone();
+    let room = raws.len().to_string();
+    node.command.push("--no-mining".into());
+    for flag in
+        ["--txpool.accountslots", "--txpool.globalslots", "--txpool.accountqueue", "--txpool.globalqueue"]
+    {
+        node.command.extend([flag.to_string(), room.clone()]);
+    }
+    let started = start(&node)?;
+    let mut client = Client::connect(&started.addr)?;
+    for address in fund {
+        client.call("anvil_setBalance", &format!("[\"{address}\",\"0xffffffffffffffffffffffff\"]"))?;
+    }
+    let begin = Instant::now();
+    for raw in raws {
+        client.call("eth_sendRawTransaction", &format!("[\"{raw}\"]"))?;
+    }
+    let rate = raws.len() as f64 / begin.elapsed().as_secs_f64();
+    let status = client.call("txpool_status", "[]")?;
+    if !status.contains(&format!("\"pending\":\"0x{:x}\"", raws.len())) {
+        return Err(BenchError::Setup(format!("not all transactions pending: {status}")));
+    }
+    Ok(rate)
 }
