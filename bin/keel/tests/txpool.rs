@@ -212,3 +212,25 @@ fn miner_set_gas_price_drops_cheaper_transactions() {
     let low = error_message(&send(url, &bob, Tx { nonce: 0, tip: 1, fee_cap: 20 * GWEI, ..Tx::default() }));
     assert!(low.starts_with("transaction underpriced"), "{low}");
 }
+
+/// eth_subscribe("newPendingTransactions") delivers hashes, and full transactions with geth's `true` option.
+#[test]
+fn pending_transaction_subscriptions_deliver_hashes_and_full_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_manual(&dir.path().join("datadir"));
+    let ws = node.url.replace("http://", "ws://");
+    let out = Command::new("node")
+        .arg(common::repo().join("tools/e2e/pending-subscription.mjs"))
+        .args([node.url.as_str(), ws.as_str()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["hashes"], seen["sent"], "{seen}");
+    assert_eq!(seen["full"]["hash"], seen["sent"], "{seen}");
+    assert_eq!(
+        seen["full"]["from"].as_str().unwrap().to_lowercase(),
+        "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+        "{seen}"
+    );
+}

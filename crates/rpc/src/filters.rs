@@ -161,6 +161,7 @@ async fn subscription(
     pending: PendingSubscriptionSink,
     kind: String,
     filter: Option<Filter>,
+    full_transactions: bool,
 ) -> SubscriptionResult {
     let mut events = node.subscribe();
     let sink = pending.accept().await?;
@@ -199,7 +200,11 @@ async fn subscription(
                 }
             }
             ("newPendingTransactions", NodeEvent::PendingTransaction(hash)) => {
-                sink.send(message(&hash)?).await?;
+                if !full_transactions {
+                    sink.send(message(&hash)?).await?;
+                } else if let Some(tx) = node.pooled(&hash) {
+                    sink.send(message(&crate::convert::rpc_pending_transaction(&tx.tx, tx.sender))?).await?;
+                }
             }
             _ => {}
         }
@@ -277,18 +282,34 @@ pub(crate) fn register(
                     return Ok(());
                 }
             };
-            let filter: Option<Filter> = match seq.optional_next() {
-                Ok(filter) => filter,
+            let option: Option<serde_json::Value> = match seq.optional_next() {
+                Ok(option) => option,
                 Err(e) => {
                     pending.reject(e).await;
                     return Ok(());
                 }
             };
-            if !matches!(kind.as_str(), "newHeads" | "logs" | "newPendingTransactions") {
-                pending.reject(invalid_params(format!("unsupported subscription `{kind}`"))).await;
-                return Ok(());
-            }
-            subscription(node, pending, kind, filter).await
+            // `logs` takes a filter; `newPendingTransactions` takes `true` for full transactions (geth).
+            let (filter, full) = match (kind.as_str(), option) {
+                ("logs", Some(value)) => match serde_json::from_value::<Filter>(value) {
+                    Ok(filter) => (Some(filter), false),
+                    Err(e) => {
+                        pending.reject(invalid_params(format!("logs filter: {e}"))).await;
+                        return Ok(());
+                    }
+                },
+                ("newPendingTransactions", Some(serde_json::Value::Bool(full))) => (None, full),
+                ("newHeads" | "logs" | "newPendingTransactions", None) => (None, false),
+                ("newHeads" | "newPendingTransactions", Some(other)) => {
+                    pending.reject(invalid_params(format!("{kind} takes no option like {other}"))).await;
+                    return Ok(());
+                }
+                _ => {
+                    pending.reject(invalid_params(format!("unsupported subscription `{kind}`"))).await;
+                    return Ok(());
+                }
+            };
+            subscription(node, pending, kind, filter, full).await
         },
     )?;
     Ok(())
