@@ -14,6 +14,9 @@ pub enum PoolError {
     MaxInitCodeSizeExceeded { size: usize, limit: usize },
     #[error("exceeds block gas limit")]
     GasLimit,
+    /// Osaka (EIP-7825) caps a transaction's gas.
+    #[error("transaction gas limit too high (cap: {cap}, tx: {gas})")]
+    GasLimitTooHigh { cap: u64, gas: u64 },
     #[error("max priority fee per gas higher than max fee per gas")]
     TipAboveFeeCap,
     #[error("invalid sender")]
@@ -50,6 +53,7 @@ impl PoolError {
             Self::OversizedData { .. } => "oversized data",
             Self::MaxInitCodeSizeExceeded { .. } => "max initcode size exceeded",
             Self::GasLimit => "exceeds block gas limit",
+            Self::GasLimitTooHigh { .. } => "transaction gas limit too high",
             Self::TipAboveFeeCap => "max priority fee per gas higher than max fee per gas",
             Self::InvalidSender => "invalid sender",
             Self::NonceMax => "nonce has max value",

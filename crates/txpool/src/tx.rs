@@ -121,6 +121,11 @@ impl Validator {
         if tx.gas_limit() > self.gas_limit {
             return Err(PoolError::GasLimit);
         }
+        // EIP-7825 (Osaka): 2^24 gas per transaction at most.
+        const MAX_TX_GAS: u64 = 1 << 24;
+        if self.spec.is_enabled_in(SpecId::OSAKA) && tx.gas_limit() > MAX_TX_GAS {
+            return Err(PoolError::GasLimitTooHigh { cap: MAX_TX_GAS, gas: tx.gas_limit() });
+        }
         if tx.max_priority_fee_per_gas().is_some_and(|tip| tip > tx.max_fee_per_gas()) {
             return Err(PoolError::TipAboveFeeCap);
         }

@@ -1309,3 +1309,17 @@ fn best_transactions_order_by_tip_and_nonce() {
     best.mark_invalid(first.sender());
     assert!(best.all(|t| t.sender() != first.sender()));
 }
+
+/// Osaka caps a transaction's gas at 2^24 (EIP-7825), below the block gas limit.
+#[test]
+fn osaka_caps_transaction_gas() {
+    let env = setup_with(PoolConfig { journal: None, ..PoolConfig::default() }, 30_000_000);
+    let validator = Validator { spec: SpecId::OSAKA, ..env.pool.validator() };
+    let k = key(0);
+    let err = validator.validate(transaction(0, (1 << 24) + 1, &k)).unwrap_err();
+    assert_eq!(err.to_string(), "transaction gas limit too high (cap: 16777216, tx: 16777217)");
+    assert!(validator.validate(transaction(0, 1 << 24, &k)).is_ok());
+    // Before Osaka the block gas limit is the only cap.
+    let prague = Validator { spec: SpecId::PRAGUE, ..env.pool.validator() };
+    assert!(prague.validate(transaction(0, (1 << 24) + 1, &k)).is_ok());
+}
