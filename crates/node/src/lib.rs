@@ -2,7 +2,7 @@
 //!
 //! - [`Chain`] ties the chain spec, the store and the executor together: it initialises the datadir with the
 //!   genesis block, imports blocks, builds new ones on its head, and serves state to the executor from the store.
-//! - [`Node`] is a running dev chain on top: a transaction pool, dev-account signing, automine / interval /
+//! - [`Node`] is a running dev chain on top: the `keel-txpool` pool (re-exported as [`txpool`]), dev-account signing, automine / interval /
 //!   manual mining, time control, `eth_call`-style simulation, and the events subscriptions follow.
 //!
 //! Everything that executes goes through `keel-evm`, exactly as the proof client does; this crate only decides
