@@ -186,9 +186,24 @@ fn pool_over_rpc_counts_statuses_events_errors_reorgs_and_restarts() {
         assert!(std::time::Instant::now() < deadline, "local transactions not restored: {:?}", status(url));
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    let before = rpc_ok(url, "eth_blockNumber", json!([]));
     rpc_ok(url, "evm_mine", json!([]));
     assert_eq!(status(url), (0, 0));
     assert_eq!(rpc_ok(url, "eth_getTransactionCount", json!([alice.address(), "latest"])), "0x4");
+    // debug_setHead is a reorganisation too. The rewound block also carried the anvil_setBalance overwrite, so
+    // alice is unfunded again and the pool turns the reinjected transactions away; they are local, so once she
+    // is funded the node resubmits them.
+    rpc_ok(url, "debug_setHead", json!([before]));
+    assert_eq!(rpc_ok(url, "eth_blockNumber", json!([])), before);
+    assert_eq!(rpc_ok(url, "eth_getBalance", json!([alice.address(), "latest"])), "0x0");
+    fund(url, alice.address(), 10u128.pow(18));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status(url) != (4, 0) {
+        assert!(std::time::Instant::now() < deadline, "local transactions not resubmitted: {:?}", status(url));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let ahead = rpc(url, "debug_setHead", json!(["0xffff"]));
+    assert!(error_message(&ahead).contains("only rewinds"), "{ahead}");
 }
 
 #[test]

@@ -22,6 +22,7 @@ use keel_txpool::{
     AccountState, BestTransactions, LocalTracker, Pool, PoolError, PoolHead, PoolTx, PooledTx, SystemClock,
     TxJournal, Validator,
 };
+use rayon::prelude::*;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, MutexGuard},
@@ -217,7 +218,8 @@ impl Node {
         let txs = journal.load().map_err(|e| NodeError::Config(e.to_string()))?;
         let loaded = txs.len();
         let validator = inner.pool.validator();
-        let valid: Vec<PoolTx> = txs.into_iter().filter_map(|tx| validator.validate(tx).ok()).collect();
+        // Signature recovery and stateless checks in parallel, journal order kept.
+        let valid: Vec<PoolTx> = txs.into_par_iter().filter_map(|tx| validator.validate(tx).ok()).collect();
         // Track every journaled transaction that is well-formed, as geth does: one the pool turns away now (its
         // sender is short of funds, say) is resubmitted by the upkeep until it is mined or its nonce passes.
         for tx in &valid {
@@ -971,6 +973,27 @@ impl Node {
         Ok(true)
     }
 
+    /// debug_setHead: rewinds the chain to block `number` (a reorganisation: the unwound blocks' transactions go
+    /// back into the pool, as for evm_revert). Snapshots of later blocks are forgotten.
+    pub fn set_head(&self, number: u64) -> Result<(), NodeError> {
+        let mut inner = self.lock();
+        let head = self.chain.head()?;
+        if number > head.number {
+            return Err(NodeError::InvalidParams(format!(
+                "block {number} is ahead of the head {}; debug_setHead only rewinds",
+                head.number
+            )));
+        }
+        inner.snapshots.retain(|s| s.block <= number);
+        let removed = self.chain.store().unwind_to(number)?;
+        let reinject = self.discarded_transactions(&removed, &inner.pool.validator())?;
+        self.reset_pool(&mut inner, reinject)?;
+        let head = self.chain.head()?;
+        info!(to = number, removed = removed.len(), "head set");
+        let _ = self.events.send(NodeEvent::Block { number: head.number, hash: head.hash() });
+        Ok(())
+    }
+
     /// The transactions of blocks a reorganisation removed (newest block first in `removed`), oldest first, as
     /// pool transactions; none past the reinjection depth.
     fn discarded_transactions(
@@ -983,18 +1006,26 @@ impl Node {
             return Ok(Vec::new());
         }
         let snapshot = self.snapshot()?;
-        let mut txs = Vec::new();
+        let mut recovered = Vec::new();
         for hash in removed.iter().rev() {
             let Some(body) = snapshot.body(*hash)? else { continue };
             let senders = snapshot.senders(*hash)?.unwrap_or_default();
             for (tx, sender) in body.transactions.into_iter().zip(senders) {
                 let hash = *tx.tx_hash();
-                match validator.validate_recovered(RecoveredTx { tx, sender, hash }) {
-                    Ok(tx) => txs.push(tx),
-                    Err(e) => debug!(%hash, error = %e, "not reinjecting"),
-                }
+                recovered.push(RecoveredTx { tx, sender, hash });
             }
         }
+        // Stateless checks in parallel, order kept.
+        let txs = recovered
+            .into_par_iter()
+            .filter_map(|tx| {
+                let hash = tx.hash;
+                validator
+                    .validate_recovered(tx)
+                    .map_err(|e| debug!(%hash, error = %e, "not reinjecting"))
+                    .ok()
+            })
+            .collect();
         Ok(txs)
     }
 

@@ -13,6 +13,10 @@ use jsonrpsee::{core::RegisterMethodError, RpcModule};
 use keel_node::Node;
 
 pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMethodError> {
+    module.register_blocking_method("debug_setHead", |params, node, _| -> RpcResult<()> {
+        let number: alloy_primitives::U64 = params.one()?;
+        node.set_head(number.to()).map_err(node_error)
+    })?;
     module.register_blocking_method("debug_traceTransaction", |params, node, _| -> RpcResult<GethTrace> {
         let mut seq = params.sequence();
         let hash: B256 = seq.next()?;
