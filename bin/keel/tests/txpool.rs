@@ -199,7 +199,11 @@ fn pool_over_rpc_counts_statuses_events_errors_reorgs_and_restarts() {
     fund(url, alice.address(), 10u128.pow(18));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while status(url) != (4, 0) {
-        assert!(std::time::Instant::now() < deadline, "local transactions not resubmitted: {:?}", status(url));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "local transactions not resubmitted: {:?}",
+            status(url)
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let ahead = rpc(url, "debug_setHead", json!(["0xffff"]));
