@@ -1,0 +1,187 @@
+//! A host serving preimages from a keel datadir.
+
+use crate::{ProofError, CLAIMED_BLOCK_HASH};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Bytes, B256};
+use keel_preimage::{boot, Hint, HintType, KeyType, PreimageError, PreimageKey};
+use keel_primitives::{output_root, StateAccount, MESSAGE_PASSER_ADDRESS};
+use keel_store::StoreSnapshot;
+use keel_trie::{NodeStore, SecureTrie, Trie, EMPTY_ROOT};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The boot values of one claim (local keys 1–7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootValues {
+    pub agreed_hash: B256,
+    pub agreed_output: B256,
+    pub claimed_output: B256,
+    pub claimed_number: u64,
+    pub chain_id: u64,
+    pub spec_json: String,
+    pub claimed_hash: B256,
+}
+
+impl BootValues {
+    /// The value of local key `index`.
+    pub fn local(&self, index: u64) -> Option<Vec<u8>> {
+        Some(match index {
+            boot::AGREED_BLOCK_HASH => self.agreed_hash.to_vec(),
+            boot::AGREED_OUTPUT_ROOT => self.agreed_output.to_vec(),
+            boot::CLAIMED_OUTPUT_ROOT => self.claimed_output.to_vec(),
+            boot::CLAIMED_BLOCK_NUMBER => self.claimed_number.to_be_bytes().to_vec(),
+            boot::CHAIN_ID => self.chain_id.to_be_bytes().to_vec(),
+            boot::CHAIN_SPEC => self.spec_json.as_bytes().to_vec(),
+            CLAIMED_BLOCK_HASH => self.claimed_hash.to_vec(),
+            _ => return None,
+        })
+    }
+}
+
+/// Serves keccak preimages from a datadir snapshot: trie nodes, contract code and headers from the store, and the
+/// transaction and withdrawal tries of each block whose header it served (rebuilt from the block body). A key
+/// carries only 31 bytes of its hash, so a key the host was not told about by a hint is found by trying the 256
+/// possible first bytes.
+#[derive(Debug)]
+pub struct DatadirHost {
+    snapshot: StoreSnapshot,
+    /// Preimages prepared from block bodies (and anything served), by key.
+    prepared: BTreeMap<PreimageKey, Bytes>,
+    /// Blocks whose tries are prepared.
+    blocks: BTreeSet<B256>,
+}
+
+impl DatadirHost {
+    pub fn new(snapshot: StoreSnapshot) -> Self {
+        Self { snapshot, prepared: BTreeMap::new(), blocks: BTreeSet::new() }
+    }
+
+    pub fn snapshot(&self) -> &StoreSnapshot {
+        &self.snapshot
+    }
+
+    /// The output root of the stored block `hash`.
+    pub fn output_root(&self, hash: B256) -> Result<B256, ProofError> {
+        let header = self
+            .snapshot
+            .header(hash)?
+            .ok_or_else(|| ProofError::Host(format!("block {hash} is not in the datadir")))?;
+        let trie = SecureTrie::open(header.state_root, &self.snapshot);
+        let storage_root = match trie.get(MESSAGE_PASSER_ADDRESS.as_slice())? {
+            None => EMPTY_ROOT,
+            Some(rlp) => {
+                alloy_rlp::decode_exact::<StateAccount>(&rlp)
+                    .map_err(|e| ProofError::Host(format!("message passer account: {e}")))?
+                    .storage_root
+            }
+        };
+        Ok(output_root(header.state_root, storage_root, hash))
+    }
+
+    /// Boot values for a claim about canonical block `number` (the agreed block is its parent); the claimed
+    /// output root is `claim`, or the datadir's own when `None`.
+    pub fn boot_for_block(
+        &self,
+        number: u64,
+        chain_id: u64,
+        spec_json: String,
+        claim: Option<B256>,
+    ) -> Result<BootValues, ProofError> {
+        if number == 0 {
+            return Err(ProofError::Host("block 0 (genesis) has no parent to agree on".into()));
+        }
+        let hash_of = |n: u64| {
+            self.snapshot
+                .canonical_hash(n)?
+                .ok_or_else(|| ProofError::Host(format!("block {n} is not in the datadir's canonical chain")))
+        };
+        let claimed_hash = hash_of(number)?;
+        let agreed_hash = hash_of(number - 1)?;
+        Ok(BootValues {
+            agreed_hash,
+            agreed_output: self.output_root(agreed_hash)?,
+            claimed_output: match claim {
+                Some(claim) => claim,
+                None => self.output_root(claimed_hash)?,
+            },
+            claimed_number: number,
+            chain_id,
+            spec_json,
+            claimed_hash,
+        })
+    }
+
+    /// Acts on a hint (advice only: a malformed one is ignored).
+    pub fn hint(&mut self, text: &str) {
+        let Ok(hint) = Hint::parse(text) else { return };
+        if matches!(hint.kind, HintType::Header | HintType::BlockWitness | HintType::Transactions) {
+            let _ = self.prepare_block(B256::from_slice(&hint.payload));
+        }
+    }
+
+    /// Prepares the transaction and withdrawal trie nodes of block `hash` (if the datadir has its body).
+    fn prepare_block(&mut self, hash: B256) -> Result<(), ProofError> {
+        if !self.blocks.insert(hash) {
+            return Ok(());
+        }
+        let Some(body) = self.snapshot.body(hash)? else { return Ok(()) };
+        let mut add_trie = |items: Vec<Vec<u8>>| -> Result<(), ProofError> {
+            let mut trie = Trie::new(keel_trie::MemoryNodeStore::new());
+            for (i, item) in items.iter().enumerate() {
+                trie.insert(&alloy_rlp::encode(i), item)?;
+            }
+            let (_, nodes) = trie.commit();
+            for (node_hash, rlp) in nodes {
+                self.prepared.insert(PreimageKey::keccak_hash(node_hash), rlp);
+            }
+            Ok(())
+        };
+        add_trie(body.transactions.iter().map(|t| t.encoded_2718()).collect())?;
+        if let Some(withdrawals) = &body.withdrawals {
+            add_trie(withdrawals.iter().map(alloy_rlp::encode).collect())?;
+        }
+        Ok(())
+    }
+
+    /// The value of a keccak256 preimage whose full hash is `hash`, from the store.
+    fn by_hash(&mut self, hash: B256) -> Result<Option<Bytes>, ProofError> {
+        if let Some(node) = self.snapshot.node(&hash)? {
+            return Ok(Some(node));
+        }
+        if let Some(code) = self.snapshot.code(hash)? {
+            return Ok(Some(code));
+        }
+        if let Some(header) = self.snapshot.header(hash)? {
+            self.prepare_block(hash)?;
+            return Ok(Some(alloy_rlp::encode(&header).into()));
+        }
+        Ok(None)
+    }
+
+    /// The preimage of `key`, if the datadir (or `boot`) has it.
+    pub fn fetch(&mut self, boot: &BootValues, key: PreimageKey) -> Result<Option<Vec<u8>>, PreimageError> {
+        let fail = |e: ProofError| PreimageError::Io {
+            channel: "datadir",
+            source: std::io::Error::other(e.to_string()),
+        };
+        match key.key_type() {
+            KeyType::Local => Ok(key.local_index().and_then(|i| boot.local(i))),
+            KeyType::Keccak256 => {
+                if let Some(value) = self.prepared.get(&key) {
+                    return Ok(Some(value.to_vec()));
+                }
+                let mut hash = B256::from(*key.as_bytes());
+                for first in 0..=255u8 {
+                    hash.0[0] = first;
+                    if let Some(value) = self.by_hash(hash).map_err(fail)? {
+                        if PreimageKey::keccak(&value) == key {
+                            self.prepared.insert(key, value.clone());
+                            return Ok(Some(value.to_vec()));
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            KeyType::Sha256 | KeyType::BlobPoint | KeyType::Precompile => Ok(None),
+        }
+    }
+}
