@@ -3,6 +3,7 @@
 mod bench;
 mod fixtures;
 mod node;
+mod prove;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,6 +32,11 @@ enum Command {
     /// Benchmark the transaction pool: insertion (with and without signature recovery), best-transaction
     /// iteration, memory per transaction, and eth_sendRawTransaction acceptance by a running node.
     BenchPool(bench::PoolArgs),
+    /// Judge a claimed output root for a block: a host process serves preimages (from a datadir or a recorded
+    /// directory) to a client process over pipes; prints the verdict and exits with the client's code.
+    Prove(prove::ProveArgs),
+    /// The proof client alone, on fds 3–6 (started by `keel prove` or any host speaking the protocol).
+    Client,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run_bench(args),
         Command::BenchNode(args) => bench::run_node_bench(args),
         Command::BenchPool(args) => bench::run_pool_bench(args),
+        Command::Prove(args) => prove::prove(args),
+        Command::Client => return prove::client(),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,79 @@
+//! `keel prove` end to end: a chain built by a real `keel node` process, then host and client as two processes
+//! over pipes: every block valid, a flipped claim invalid, a recorded run replayed with no datadir, and a
+//! tampered recording refused.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{bytecode, cast_ok, start_keel, ACCOUNT1, KEY0};
+use std::process::Command;
+
+fn prove(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_keel")).arg("prove").args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+fn field(stdout: &str, name: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .unwrap_or_else(|| panic!("no `{name}` in {stdout}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn prove_blocks_of_a_node_built_chain_and_replay_a_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let datadir = dir.path().join("datadir");
+    {
+        let node = start_keel(&datadir);
+        let url = node.url.as_str();
+        cast_ok(url, &["send", "--private-key", KEY0, ACCOUNT1, "--value", "1ether"]);
+        cast_ok(url, &["send", "--private-key", KEY0, "--create", &bytecode("Events")]);
+        // Events.store(1, 11) on the contract deployed at the dev account's nonce 1: a log and a storage write.
+        let events = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512";
+        cast_ok(url, &["send", "--private-key", KEY0, events, "store(uint256,uint256)", "1", "11"]);
+    }
+    let datadir = datadir.to_str().unwrap();
+    for block in ["1", "2", "3"] {
+        let (code, stdout) = prove(&["--block", block, "--datadir", datadir]);
+        assert_eq!(code, 0, "block {block}: {stdout}");
+        assert_eq!(field(&stdout, "verdict: "), "valid (client exit 0)");
+    }
+    // A claim with one bit flipped is invalid.
+    let (_, stdout) = prove(&["--block", "2", "--datadir", datadir]);
+    let root = field(&stdout, "claimed output root: ");
+    let mut flipped = root.clone();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == '0' { '1' } else { '0' });
+    let (code, stdout) = prove(&["--block", "2", "--datadir", datadir, "--claim", &flipped]);
+    assert_eq!(code, 1, "{stdout}");
+
+    // Record, delete the datadir, replay from the recording alone.
+    let record = dir.path().join("record");
+    let (code, recorded) =
+        prove(&["--block", "2", "--datadir", datadir, "--record", record.to_str().unwrap()]);
+    assert_eq!(code, 0, "{recorded}");
+    std::fs::remove_dir_all(datadir).unwrap();
+    let (code, replayed) = prove(&["--block", "2", "--kv", record.to_str().unwrap()]);
+    assert_eq!(code, 0, "{replayed}");
+    assert_eq!(field(&replayed, "claimed output root: "), root);
+    let counts = |stdout: &str| field(stdout, "preimages: ").split(", time").next().unwrap().to_string();
+    assert_eq!(counts(&replayed), counts(&recorded));
+
+    // Tamper with one recorded value: the client refuses it (exit 2), never says valid.
+    let victim = std::fs::read_dir(&record)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .flat_map(|d| std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()))
+        .next()
+        .unwrap();
+    let text = std::fs::read_to_string(&victim).unwrap();
+    let mut tampered: Vec<char> = text.trim().chars().collect();
+    tampered[0] = if tampered[0] == 'f' { 'e' } else { 'f' };
+    std::fs::write(&victim, tampered.into_iter().collect::<String>()).unwrap();
+    let (code, stdout) = prove(&["--block", "2", "--kv", record.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}");
+}
