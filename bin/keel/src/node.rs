@@ -84,6 +84,10 @@ pub(crate) struct Args {
     /// Do not track transactions submitted through RPC as local.
     #[arg(long = "txpool.nolocals")]
     txpool_nolocals: bool,
+    /// Judge every mined block with the fault-proof client in separate processes (`keel prove` over a recorded
+    /// witness); verdicts are logged and served by `keel_blockVerdict(number)`.
+    #[arg(long)]
+    verify_blocks: bool,
     /// evm_revert drops the transactions of the blocks it unwinds, as anvil does, instead of putting them back
     /// into the pool as a reorganisation would (for snapshot/revert test fixtures).
     #[arg(long)]
@@ -122,6 +126,7 @@ const CONFIG_KEYS: &[(&str, Option<&str>)] = &[
     ("txpool.rejournal", None),
     ("txpool.nolocals", None),
     ("revert-drops-transactions", None),
+    ("verify-blocks", None),
 ];
 
 /// A Go-style duration: a sequence of numbers with units `h`, `m`, `s`, `ms` (`3h`, `1h30m`, `500ms`).
@@ -299,6 +304,19 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
     }
     let config = args.config()?;
     let node = Arc::new(Node::open(&config)?);
+    // Keeps an ephemeral node's witness directory alive while it runs.
+    let mut _verify_dir = None;
+    if args.verify_blocks {
+        let work_dir = if args.ephemeral {
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().to_path_buf();
+            _verify_dir = Some(dir);
+            path
+        } else {
+            args.datadir.join("verify")
+        };
+        node.start_verifier(keel_node::VerifyConfig { keel: std::env::current_exe()?, work_dir })?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let rpc = RpcConfig {

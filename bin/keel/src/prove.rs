@@ -28,42 +28,6 @@ pub(crate) struct ProveArgs {
     record: Option<PathBuf>,
 }
 
-fn boot_json(boot: &BootValues) -> serde_json::Value {
-    serde_json::json!({
-        "agreedBlockHash": boot.agreed_hash,
-        "agreedOutputRoot": boot.agreed_output,
-        "claimedOutputRoot": boot.claimed_output,
-        "claimedBlockNumber": boot.claimed_number,
-        "chainId": boot.chain_id,
-        "chainSpec": boot.spec_json,
-        "claimedBlockHash": boot.claimed_hash,
-    })
-}
-
-fn boot_from_json(value: &serde_json::Value) -> Result<BootValues> {
-    let b256 = |name: &str| -> Result<B256> {
-        value[name]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| eyre::eyre!("boot.json: `{name}` missing or not a hash"))
-    };
-    let u64_of = |name: &str| {
-        value[name].as_u64().ok_or_else(|| eyre::eyre!("boot.json: `{name}` missing or not a number"))
-    };
-    Ok(BootValues {
-        agreed_hash: b256("agreedBlockHash")?,
-        agreed_output: b256("agreedOutputRoot")?,
-        claimed_output: b256("claimedOutputRoot")?,
-        claimed_number: u64_of("claimedBlockNumber")?,
-        chain_id: u64_of("chainId")?,
-        spec_json: value["chainSpec"]
-            .as_str()
-            .ok_or_else(|| eyre::eyre!("boot.json: `chainSpec` missing"))?
-            .to_string(),
-        claimed_hash: b256("claimedBlockHash")?,
-    })
-}
-
 /// Where the host's preimages come from.
 enum Source {
     Datadir(Box<DatadirHost>),
@@ -96,8 +60,7 @@ pub(crate) fn prove(args: ProveArgs) -> Result<ExitCode> {
         (_, Some(kv)) => {
             let dir = KvDirectory::open(kv)?;
             let text = std::fs::read_to_string(kv.join("boot.json")).wrap_err("--kv: boot.json")?;
-            let mut boot =
-                boot_from_json(&serde_json::from_str(&text).wrap_err("--kv: boot.json is not JSON")?)?;
+            let mut boot = BootValues::from_json(&text)?;
             if boot.claimed_number != args.block {
                 bail!(
                     "--kv {} holds a claim about block {}, not {}",
@@ -138,7 +101,7 @@ pub(crate) fn prove(args: ProveArgs) -> Result<ExitCode> {
     let record = match &args.record {
         Some(dir) => {
             let store = KvDirectory::create(dir)?;
-            std::fs::write(dir.join("boot.json"), serde_json::to_string_pretty(&boot_json(&boot))?)?;
+            std::fs::write(dir.join("boot.json"), boot.to_json())?;
             Some(store)
         }
         None => None,

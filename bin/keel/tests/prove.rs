@@ -77,3 +77,57 @@ fn prove_blocks_of_a_node_built_chain_and_replay_a_recording() {
     let (code, stdout) = prove(&["--block", "2", "--kv", record.to_str().unwrap()]);
     assert_eq!(code, 2, "{stdout}");
 }
+
+fn verdict(url: &str, number: u64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let v = common::rpc_ok(url, "keel_blockVerdict", serde_json::json!([format!("0x{number:x}")]));
+        if !v.is_null() && v["verdict"] != "pending" {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "block {number}: no verdict: {v}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn verify_blocks_judges_every_mined_block_in_separate_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.args(["node", "--verify-blocks", "--port", &common::free_port().to_string(), "--datadir"])
+        .arg(dir.path().join("datadir"));
+    let node = common::start(cmd);
+    let url = node.url.as_str();
+    cast_ok(url, &["send", "--private-key", KEY0, ACCOUNT1, "--value", "1ether"]);
+    cast_ok(url, &["send", "--private-key", KEY0, "--create", &bytecode("Events")]);
+    let events = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512";
+    cast_ok(url, &["send", "--private-key", KEY0, events, "store(uint256,uint256)", "1", "11"]);
+    // A reverting call, mined with status 0.
+    cast_ok(
+        url,
+        &[
+            "send",
+            "--private-key",
+            KEY0,
+            "--gas-limit",
+            "100000",
+            events,
+            "store(uint256,uint256)",
+            "2",
+            "5000",
+        ],
+    );
+    let mut token = bytecode("Token");
+    token.push_str(&format!("{:064x}", 1_000_000u64));
+    cast_ok(url, &["send", "--private-key", KEY0, "--create", &token]);
+    for number in 1..=5 {
+        let v = verdict(url, number);
+        assert_eq!(v["verdict"], "valid", "block {number}: {v}");
+    }
+    // A block carrying a cheat-code overwrite cannot be re-derived from its transactions: never valid.
+    common::rpc_ok(url, "anvil_setBalance", serde_json::json!([ACCOUNT1, "0x1"]));
+    common::rpc_ok(url, "evm_mine", serde_json::json!([]));
+    let v = verdict(url, 6);
+    assert_ne!(v["verdict"], "valid", "{v}");
+    assert!(!v["detail"].as_str().unwrap().is_empty(), "{v}");
+}

@@ -15,6 +15,7 @@ mod node;
 mod revert;
 mod state;
 mod trace;
+mod verify;
 
 pub use chain::Chain;
 pub use config::{Mining, NodeConfig};
@@ -23,3 +24,4 @@ pub use keel_txpool as txpool;
 pub use node::{Node, NodeEvent};
 pub use revert::{decode_revert_reason, halt_message};
 pub use state::{CanonicalHashes, CodeStore, DbState, OverriddenState, StateView};
+pub use verify::{BlockVerdict, VerifyConfig};

@@ -143,6 +143,8 @@ pub struct Node {
     /// them. Separate from `inner` so reads never wait for a block being built. Lock order: `inner`, then this.
     patches: Mutex<BTreeMap<Address, StatePatch>>,
     events: broadcast::Sender<NodeEvent>,
+    /// `--verify-blocks`: the judge thread's queue and its verdicts.
+    pub(crate) verifier: crate::verify::Verifier,
 }
 
 fn now() -> u64 {
@@ -205,8 +207,15 @@ impl Node {
             journal: config.pool.journal.clone().filter(|_| !config.pool.no_locals).map(TxJournal::new),
             journaled_at: std::time::Instant::now(),
         };
-        let node =
-            Self { chain, accounts, signers, inner: Mutex::new(inner), patches: Mutex::default(), events };
+        let node = Self {
+            chain,
+            accounts,
+            signers,
+            inner: Mutex::new(inner),
+            patches: Mutex::default(),
+            events,
+            verifier: Default::default(),
+        };
         node.restore_locals()?;
         Ok(node)
     }
@@ -677,6 +686,7 @@ impl Node {
         let number = outcome.block.header.number;
         info!(number, hash = %outcome.hash, txs = outcome.block.body.transactions.len(), gas = outcome.block.header.gas_used, "mined");
         let _ = self.events.send(NodeEvent::Block { number, hash: outcome.hash });
+        self.queue_verification(number);
         Ok(outcome.hash)
     }
 

@@ -185,3 +185,81 @@ impl DatadirHost {
         }
     }
 }
+
+/// Runs the client in this process against `host`, recording every preimage it asks for (and the boot values)
+/// into the directory `dir`, so that `keel prove --kv DIR` can judge the claim in another process with nothing
+/// else. Returns this run's verdict (informational: the separate process is the check that counts).
+pub fn record_witness(
+    host: &mut DatadirHost,
+    boot: &BootValues,
+    dir: &std::path::Path,
+) -> Result<crate::Verdict, ProofError> {
+    struct Recording<'h> {
+        host: &'h mut DatadirHost,
+        boot: &'h BootValues,
+        store: keel_preimage::KvDirectory,
+    }
+    impl crate::Oracle for Recording<'_> {
+        fn get(&mut self, key: PreimageKey) -> Result<Vec<u8>, PreimageError> {
+            let value = self.host.fetch(self.boot, key)?.ok_or(PreimageError::Missing { key })?;
+            if !key.matches(&value) {
+                return Err(PreimageError::WrongPreimage { key });
+            }
+            if key.local_index().is_none() {
+                self.store.put(&key, &value)?;
+            }
+            Ok(value)
+        }
+        fn hint(&mut self, hint: &Hint) -> Result<(), PreimageError> {
+            self.host.hint(&hint.encode());
+            Ok(())
+        }
+    }
+    let store = keel_preimage::KvDirectory::create(dir)?;
+    std::fs::write(dir.join("boot.json"), boot.to_json())
+        .map_err(|e| ProofError::Host(format!("{}: {e}", dir.display())))?;
+    let mut oracle = Recording { host, boot, store };
+    crate::run_client(&mut oracle)
+}
+
+impl BootValues {
+    /// The `boot.json` kept beside a recorded directory.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "agreedBlockHash": self.agreed_hash,
+            "agreedOutputRoot": self.agreed_output,
+            "claimedOutputRoot": self.claimed_output,
+            "claimedBlockNumber": self.claimed_number,
+            "chainId": self.chain_id,
+            "chainSpec": self.spec_json,
+            "claimedBlockHash": self.claimed_hash,
+        })
+        .to_string()
+    }
+
+    /// Reads a `boot.json`.
+    pub fn from_json(text: &str) -> Result<Self, ProofError> {
+        let bad = |reason: String| ProofError::Host(format!("boot.json: {reason}"));
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let b256 = |name: &str| -> Result<B256, ProofError> {
+            value[name]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad(format!("`{name}` missing or not a hash")))
+        };
+        let u64_of =
+            |name: &str| value[name].as_u64().ok_or_else(|| bad(format!("`{name}` missing or not a number")));
+        Ok(Self {
+            agreed_hash: b256("agreedBlockHash")?,
+            agreed_output: b256("agreedOutputRoot")?,
+            claimed_output: b256("claimedOutputRoot")?,
+            claimed_number: u64_of("claimedBlockNumber")?,
+            chain_id: u64_of("chainId")?,
+            spec_json: value["chainSpec"]
+                .as_str()
+                .ok_or_else(|| bad("`chainSpec` missing".into()))?
+                .to_string(),
+            claimed_hash: b256("claimedBlockHash")?,
+        })
+    }
+}

@@ -13,6 +13,13 @@ use jsonrpsee::{core::RegisterMethodError, RpcModule};
 use keel_node::Node;
 
 pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMethodError> {
+    module.register_method(
+        "keel_blockVerdict",
+        |params, node, _| -> RpcResult<Option<keel_node::BlockVerdict>> {
+            let number: alloy_primitives::U64 = params.one()?;
+            Ok(node.block_verdict(number.to()))
+        },
+    )?;
     module.register_blocking_method("debug_setHead", |params, node, _| -> RpcResult<()> {
         let number: alloy_primitives::U64 = params.one()?;
         node.set_head(number.to()).map_err(node_error)
