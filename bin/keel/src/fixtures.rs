@@ -23,6 +23,10 @@ pub(crate) struct Args {
     /// Print one JSON object per subtest instead of a text line.
     #[arg(long)]
     json: bool,
+    /// (blocktest) Also judge every imported block with the fault-proof client, the host serving the pre-state
+    /// built from the fixture.
+    #[arg(long)]
+    stateless: bool,
     /// Fixture files or directories (searched recursively for *.json).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -111,7 +115,7 @@ impl Args {
             Some(re) => Some(regex::Regex::new(re).map_err(|e| eyre::eyre!("--run: {e}"))?),
             None => None,
         };
-        Ok(Filter { fork, name })
+        Ok(Filter { fork, name, stateless: self.stateless })
     }
 }
 

@@ -23,6 +23,21 @@ fn every_blockchain_test_passes() {
     assert_eq!(last_line(&stdout), "291 passed, 0 failed, 0 skipped");
 }
 
+/// `--stateless`: every imported block is also judged by the fault-proof client, the host serving the pre-state
+/// built from the fixture.
+#[test]
+fn every_blockchain_test_passes_stateless() {
+    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(["blocktest", "--stateless"])
+        .arg(fixtures())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let failures: Vec<&str> = stdout.lines().filter(|l| l.contains(" FAIL")).take(20).collect();
+    assert!(out.status.success(), "failures:\n{}", failures.join("\n"));
+    assert_eq!(last_line(&stdout), "291 passed, 0 failed, 0 skipped");
+}
+
 /// A block from a real fixture with its RLP cut short: the error names the file and the field.
 #[test]
 fn truncated_block_rlp_names_file_and_field() {

@@ -58,7 +58,7 @@ pub fn run_block_file(path: &Path, filter: &Filter) -> Result<Vec<BlockTestResul
             Some(fork) if keel_evm::spec_id(fork).is_none() => {
                 Outcome::Skipped(format!("fork {fork} is not executable"))
             }
-            Some(fork) => match run_test(test, fork, &blocks) {
+            Some(fork) => match run_test(test, fork, &blocks, filter.stateless) {
                 Ok(head) => {
                     results.push(BlockTestResult {
                         name: name.clone(),
@@ -113,11 +113,18 @@ fn chain_spec(test: &BlockTest, fork: Hardfork) -> Result<ChainSpec, String> {
     Ok(spec)
 }
 
-fn run_test(test: &BlockTest, fork: Hardfork, blocks: &[Block<TxEnvelope>]) -> Result<B256, String> {
+fn run_test(
+    test: &BlockTest,
+    fork: Hardfork,
+    blocks: &[Block<TxEnvelope>],
+    stateless: bool,
+) -> Result<B256, String> {
     if fork < Hardfork::Paris {
         return Err(format!("pre-merge network {fork}: keel does not apply proof-of-work block rewards"));
     }
     let spec = chain_spec(test, fork)?;
+    let spec_json = serde_json::to_string(spec.genesis()).map_err(|e| e.to_string())?;
+    let chain_id = spec.chain_id();
     let chain = Chain::open(spec, Store::memory()).map_err(|e| format!("genesis: {e}"))?;
     let genesis = chain.head().map_err(|e| e.to_string())?;
     if genesis.hash() != test.genesis_block_header.hash {
@@ -145,7 +152,33 @@ fn run_test(test: &BlockTest, fork: Hardfork, blocks: &[Block<TxEnvelope>]) -> R
     }
     let snapshot = chain.store().snapshot().map_err(|e| e.to_string())?;
     snapshot.check_state(head.state_root).map_err(|e| e.to_string())?;
+    if stateless {
+        judge_blocks(snapshot, head.number, chain_id, &spec_json)?;
+    }
     Ok(head.hash())
+}
+
+/// Every canonical block after genesis, judged by the proof client against its own output root.
+fn judge_blocks(
+    snapshot: keel_store::StoreSnapshot,
+    head: u64,
+    chain_id: u64,
+    spec_json: &str,
+) -> Result<(), String> {
+    let mut host = keel_proof::DatadirHost::new(snapshot);
+    for number in 1..=head {
+        let boot = host
+            .boot_for_block(number, chain_id, spec_json.to_string(), None)
+            .map_err(|e| format!("stateless block {number}: {e}"))?;
+        let claimed = boot.claimed_output;
+        let mut oracle = keel_proof::LoopbackOracle { host: &mut host, boot };
+        match keel_proof::run_client(&mut oracle) {
+            Ok(keel_proof::Verdict::Valid { output_root }) if output_root == claimed => {}
+            Ok(verdict) => return Err(format!("stateless block {number}: {verdict:?}")),
+            Err(e) => return Err(format!("stateless block {number}: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// The head's flat state must hold exactly the fixture's `postState`.

@@ -21,6 +21,9 @@ pub struct Filter {
     pub fork: Option<Hardfork>,
     /// Only tests whose name matches.
     pub name: Option<Regex>,
+    /// BlockchainTests: after the import, also judge every block with the fault-proof client (the host serving
+    /// the pre-state built from the fixture).
+    pub stateless: bool,
 }
 
 /// How one subtest ended.
