@@ -9,8 +9,14 @@ use std::{path::PathBuf, process::ExitCode, sync::Mutex, time::Instant};
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProveArgs {
     /// The block whose output root is claimed (its parent is the agreed block).
-    #[arg(long)]
-    block: u64,
+    #[arg(long, required_unless_present_all = ["from", "to"], conflicts_with_all = ["from", "to"])]
+    block: Option<u64>,
+    /// First block of a range to judge (each block against the datadir's own output root), with `--to`.
+    #[arg(long, requires = "to")]
+    from: Option<u64>,
+    /// Last block of the range.
+    #[arg(long, requires = "from")]
+    to: Option<u64>,
     /// The claimed output root (default: the datadir's own, which must prove valid).
     #[arg(long, value_name = "0x…")]
     claim: Option<B256>,
@@ -52,49 +58,119 @@ impl Source {
     }
 }
 
+/// One host/client run's figures.
+struct Judged {
+    code: i32,
+    preimages: u64,
+    bytes: u64,
+    hints: u64,
+}
+
+/// Serves `boot`'s claim from `source` to a `keel client` process; records what it served into `record`.
+fn judge(source: Source, boot: &BootValues, record: Option<&KvDirectory>, quiet: bool) -> Result<Judged> {
+    let source = Mutex::new(source);
+    let bytes = Mutex::new(0u64);
+    let mut client = std::process::Command::new(std::env::current_exe()?);
+    client.arg("client");
+    if quiet {
+        // Ranges run many clients under a progress bar; `keel prove --block N` shows one client's reasons.
+        client.stderr(std::process::Stdio::null());
+    }
+    let run = keel_preimage::run_client(
+        client,
+        Limits::default(),
+        |key| {
+            let value = source.lock().map_err(|_| PreimageError::Missing { key })?.fetch(boot, key)?;
+            if let (Some(value), Some(record)) = (&value, record) {
+                if key.local_index().is_none() {
+                    record.put(&key, value)?;
+                }
+            }
+            match &value {
+                Some(value) => {
+                    *bytes.lock().map_err(|_| PreimageError::Missing { key })? += value.len() as u64
+                }
+                None => tracing::error!(%key, "no preimage: closing the preimage stream"),
+            }
+            Ok(value)
+        },
+        |hint| {
+            if let Ok(mut source) = source.lock() {
+                source.hint(hint);
+            }
+        },
+    )?;
+    if let Some(e) = &run.error {
+        tracing::error!(block = boot.claimed_number, error = %e, "host stopped serving");
+    }
+    Ok(Judged {
+        code: run.status.code().unwrap_or(2),
+        preimages: run.preimages,
+        bytes: bytes.into_inner().unwrap_or(0),
+        hints: run.hints,
+    })
+}
+
+fn verdict_name(code: i32) -> &'static str {
+    match code {
+        0 => "valid",
+        1 => "invalid",
+        _ => "error",
+    }
+}
+
+/// A datadir opened for proving: its store (kept open while snapshots are read), spec and spec JSON.
+struct Datadir {
+    store: keel_store::Store,
+    spec: keel_primitives::ChainSpec,
+    spec_json: String,
+}
+
+fn open_datadir(args: &ProveArgs) -> Result<Datadir> {
+    let datadir = args.datadir.clone().unwrap_or_else(|| PathBuf::from(".keel"));
+    let spec = match &args.init {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).wrap_err_with(|| format!("--init {}", path.display()))?;
+            keel_primitives::ChainSpec::from_genesis_json(&path.display().to_string(), &text)?
+        }
+        None => keel_primitives::DevGenesis::default().chain_spec()?,
+    };
+    let store = keel_store::Store::open(&datadir)
+        .wrap_err_with(|| format!("--datadir {} (is a node still running on it?)", datadir.display()))?;
+    if store.snapshot()?.spec_hash()? != Some(spec.spec_hash()) {
+        bail!("--datadir {} holds another chain: pass its genesis with --init", datadir.display());
+    }
+    let spec_json = serde_json::to_string(spec.genesis())?;
+    Ok(Datadir { store, spec, spec_json })
+}
+
 pub(crate) fn prove(args: ProveArgs) -> Result<ExitCode> {
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        return prove_range(&args, from, to);
+    }
+    let Some(block) = args.block else { bail!("give --block N, or --from A --to B") };
     let started = Instant::now();
-    // The store must outlive the snapshot the host reads.
-    let mut _store = None;
-    let (source, boot) = match (&args.datadir, &args.kv) {
-        (_, Some(kv)) => {
+    let mut _datadir = None;
+    let (source, boot) = match &args.kv {
+        Some(kv) => {
             let dir = KvDirectory::open(kv)?;
             let text = std::fs::read_to_string(kv.join("boot.json")).wrap_err("--kv: boot.json")?;
             let mut boot = BootValues::from_json(&text)?;
-            if boot.claimed_number != args.block {
-                bail!(
-                    "--kv {} holds a claim about block {}, not {}",
-                    kv.display(),
-                    boot.claimed_number,
-                    args.block
-                );
+            if boot.claimed_number != block {
+                bail!("--kv {} holds a claim about block {}, not {block}", kv.display(), boot.claimed_number);
             }
             if let Some(claim) = args.claim {
                 boot.claimed_output = claim;
             }
             (Source::Kv(dir), boot)
         }
-        (datadir, None) => {
-            let datadir = datadir.clone().unwrap_or_else(|| PathBuf::from(".keel"));
-            let spec = match &args.init {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .wrap_err_with(|| format!("--init {}", path.display()))?;
-                    keel_primitives::ChainSpec::from_genesis_json(&path.display().to_string(), &text)?
-                }
-                None => keel_primitives::DevGenesis::default().chain_spec()?,
-            };
-            let store = keel_store::Store::open(&datadir).wrap_err_with(|| {
-                format!("--datadir {} (is a node still running on it?)", datadir.display())
-            })?;
-            let snapshot = store.snapshot()?;
-            _store = Some(store);
-            if snapshot.spec_hash()? != Some(spec.spec_hash()) {
-                bail!("--datadir {} holds another chain: pass its genesis with --init", datadir.display());
-            }
-            let host = DatadirHost::new(snapshot);
-            let spec_json = serde_json::to_string(spec.genesis())?;
-            let boot = host.boot_for_block(args.block, spec.chain_id(), spec_json, args.claim)?;
+        None => {
+            let datadir = open_datadir(&args)?;
+            let host = DatadirHost::new(datadir.store.snapshot()?);
+            let boot =
+                host.boot_for_block(block, datadir.spec.chain_id(), datadir.spec_json.clone(), args.claim)?;
+            _datadir = Some(datadir);
             (Source::Datadir(Box::new(host)), boot)
         }
     };
@@ -106,53 +182,88 @@ pub(crate) fn prove(args: ProveArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let source = Mutex::new(source);
-    let bytes = Mutex::new(0u64);
-    let mut client = std::process::Command::new(std::env::current_exe()?);
-    client.arg("client");
-    let run = keel_preimage::run_client(
-        client,
-        Limits::default(),
-        |key| {
-            let value = source.lock().map_err(|_| PreimageError::Missing { key })?.fetch(&boot, key)?;
-            if let (Some(value), Some(record)) = (&value, &record) {
-                if key.local_index().is_none() {
-                    record.put(&key, value)?;
-                }
-            }
-            if let Some(value) = &value {
-                *bytes.lock().map_err(|_| PreimageError::Missing { key })? += value.len() as u64;
-            } else {
-                tracing::error!(%key, "no preimage: closing the preimage stream");
-            }
-            Ok(value)
-        },
-        |hint| {
-            if let Ok(mut source) = source.lock() {
-                source.hint(hint);
-            }
-        },
-    )?;
-    if let Some(e) = &run.error {
-        tracing::error!(error = %e, "host stopped serving");
-    }
-    let code = run.status.code().unwrap_or(2);
-    let verdict = match code {
-        0 => "valid",
-        1 => "invalid",
-        _ => "error",
-    };
-    println!("verdict: {verdict} (client exit {code})");
+    let judged = judge(source, &boot, record.as_ref(), false)?;
+    println!("verdict: {} (client exit {})", verdict_name(judged.code), judged.code);
     println!("block: {} (hash {})", boot.claimed_number, boot.claimed_hash);
     println!("claimed output root: {}", boot.claimed_output);
     println!(
         "preimages: {} ({} bytes), hints: {}, time: {:.1} ms",
-        run.preimages,
-        bytes.lock().map(|b| *b).unwrap_or(0),
-        run.hints,
+        judged.preimages,
+        judged.bytes,
+        judged.hints,
         started.elapsed().as_secs_f64() * 1000.0
     );
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(2)))
+    Ok(ExitCode::from(u8::try_from(judged.code).unwrap_or(2)))
+}
+
+/// `--from A --to B`: every block of the range judged by its own host/client pair, in parallel (one pair per
+/// core), with a progress bar. Exit 0 if all are valid, 1 if any is invalid, 2 if any run failed.
+fn prove_range(args: &ProveArgs, from: u64, to: u64) -> Result<ExitCode> {
+    use rayon::prelude::*;
+    if from == 0 || from > to {
+        bail!("--from {from} --to {to}: need 1 <= from <= to");
+    }
+    if args.kv.is_some() || args.record.is_some() || args.claim.is_some() {
+        bail!(
+            "--from/--to judges the datadir's own claims: --kv, --record and --claim take a single --block"
+        );
+    }
+    let started = Instant::now();
+    let datadir = open_datadir(args)?;
+    let bar = indicatif::ProgressBar::new(to - from + 1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} blocks {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let results: Vec<(u64, Result<Judged>)> = (from..=to)
+        .into_par_iter()
+        .map(|number| {
+            let result = (|| {
+                let host = DatadirHost::new(datadir.store.snapshot()?);
+                let boot =
+                    host.boot_for_block(number, datadir.spec.chain_id(), datadir.spec_json.clone(), None)?;
+                judge(Source::Datadir(Box::new(host)), &boot, None, true)
+            })();
+            bar.inc(1);
+            (number, result)
+        })
+        .collect();
+    bar.finish_and_clear();
+    let (mut valid, mut invalid, mut errors, mut preimages, mut bytes) = (0, 0, 0, 0u64, 0u64);
+    for (number, result) in &results {
+        match result {
+            Ok(judged) => {
+                preimages += judged.preimages;
+                bytes += judged.bytes;
+                match judged.code {
+                    0 => valid += 1,
+                    1 => {
+                        invalid += 1;
+                        println!("block {number}: invalid");
+                    }
+                    code => {
+                        errors += 1;
+                        println!("block {number}: error (client exit {code}; `keel prove --block {number}` shows why)");
+                    }
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                println!("block {number}: error: {e:#}");
+            }
+        }
+    }
+    println!(
+        "{valid} valid, {invalid} invalid, {errors} errors; {preimages} preimages ({bytes} bytes) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::from(if errors > 0 {
+        2
+    } else if invalid > 0 {
+        1
+    } else {
+        0
+    }))
 }
 
 /// `keel client`: the client on fds 3–6. Exit 0 valid, 1 invalid, 2 error (the reason on stderr).

@@ -41,6 +41,13 @@ fn prove_blocks_of_a_node_built_chain_and_replay_a_recording() {
         assert_eq!(code, 0, "block {block}: {stdout}");
         assert_eq!(field(&stdout, "verdict: "), "valid (client exit 0)");
     }
+    // The whole range, each block by its own host/client pair, in parallel.
+    let (code, stdout) = prove(&["--from", "1", "--to", "3", "--datadir", datadir]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.trim_end().lines().last().unwrap().starts_with("3 valid, 0 invalid, 0 errors"),
+        "{stdout}"
+    );
     // A claim with one bit flipped is invalid.
     let (_, stdout) = prove(&["--block", "2", "--datadir", datadir]);
     let root = field(&stdout, "claimed output root: ");
