@@ -35,6 +35,9 @@ enum Command {
     /// Judge a claimed output root for a block: a host process serves preimages (from a datadir or a recorded
     /// directory) to a client process over pipes; prints the verdict and exits with the client's code.
     Prove(prove::ProveArgs),
+    /// Serve one claim's preimages to any client program on fds 3–6: `keel host --block N [--datadir D | --kv DIR]
+    /// -- CMD ARGS`; exits with the client's code.
+    Host(prove::HostArgs),
     /// The proof client alone, on fds 3–6 (started by `keel prove` or any host speaking the protocol).
     Client,
 }
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::BenchNode(args) => bench::run_node_bench(args),
         Command::BenchPool(args) => bench::run_pool_bench(args),
         Command::Prove(args) => prove::prove(args),
+        Command::Host(args) => prove::host(args),
         Command::Client => return prove::client(),
     };
     match result {

@@ -68,10 +68,21 @@ struct Judged {
 
 /// Serves `boot`'s claim from `source` to a `keel client` process; records what it served into `record`.
 fn judge(source: Source, boot: &BootValues, record: Option<&KvDirectory>, quiet: bool) -> Result<Judged> {
-    let source = Mutex::new(source);
-    let bytes = Mutex::new(0u64);
     let mut client = std::process::Command::new(std::env::current_exe()?);
     client.arg("client");
+    serve(client, source, boot, record, quiet)
+}
+
+/// Runs `client` with fds 3–6 wired to a host serving `boot`'s claim from `source`.
+fn serve(
+    mut client: std::process::Command,
+    source: Source,
+    boot: &BootValues,
+    record: Option<&KvDirectory>,
+    quiet: bool,
+) -> Result<Judged> {
+    let source = Mutex::new(source);
+    let bytes = Mutex::new(0u64);
     if quiet {
         // Ranges run many clients under a progress bar; `keel prove --block N` shows one client's reasons.
         client.stderr(std::process::Stdio::null());
@@ -151,29 +162,7 @@ pub(crate) fn prove(args: ProveArgs) -> Result<ExitCode> {
     }
     let Some(block) = args.block else { bail!("give --block N, or --from A --to B") };
     let started = Instant::now();
-    let mut _datadir = None;
-    let (source, boot) = match &args.kv {
-        Some(kv) => {
-            let dir = KvDirectory::open(kv)?;
-            let text = std::fs::read_to_string(kv.join("boot.json")).wrap_err("--kv: boot.json")?;
-            let mut boot = BootValues::from_json(&text)?;
-            if boot.claimed_number != block {
-                bail!("--kv {} holds a claim about block {}, not {block}", kv.display(), boot.claimed_number);
-            }
-            if let Some(claim) = args.claim {
-                boot.claimed_output = claim;
-            }
-            (Source::Kv(dir), boot)
-        }
-        None => {
-            let datadir = open_datadir(&args)?;
-            let host = DatadirHost::new(datadir.store.snapshot()?);
-            let boot =
-                host.boot_for_block(block, datadir.spec.chain_id(), datadir.spec_json.clone(), args.claim)?;
-            _datadir = Some(datadir);
-            (Source::Datadir(Box::new(host)), boot)
-        }
-    };
+    let (_datadir, source, boot) = single_source(&args, block)?;
     let record = match &args.record {
         Some(dir) => {
             let store = KvDirectory::create(dir)?;
@@ -192,6 +181,58 @@ pub(crate) fn prove(args: ProveArgs) -> Result<ExitCode> {
         judged.bytes,
         judged.hints,
         started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(ExitCode::from(u8::try_from(judged.code).unwrap_or(2)))
+}
+
+/// The source and boot values of a claim about one block (the datadir, if any, must stay open while served).
+fn single_source(args: &ProveArgs, block: u64) -> Result<(Option<Datadir>, Source, BootValues)> {
+    let mut _datadir = None;
+    let (source, boot) = match &args.kv {
+        Some(kv) => {
+            let dir = KvDirectory::open(kv)?;
+            let text = std::fs::read_to_string(kv.join("boot.json")).wrap_err("--kv: boot.json")?;
+            let mut boot = BootValues::from_json(&text)?;
+            if boot.claimed_number != block {
+                bail!("--kv {} holds a claim about block {}, not {block}", kv.display(), boot.claimed_number);
+            }
+            if let Some(claim) = args.claim {
+                boot.claimed_output = claim;
+            }
+            (Source::Kv(dir), boot)
+        }
+        None => {
+            let datadir = open_datadir(args)?;
+            let host = DatadirHost::new(datadir.store.snapshot()?);
+            let boot =
+                host.boot_for_block(block, datadir.spec.chain_id(), datadir.spec_json.clone(), args.claim)?;
+            _datadir = Some(datadir);
+            (Source::Datadir(Box::new(host)), boot)
+        }
+    };
+    Ok((_datadir, source, boot))
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct HostArgs {
+    #[command(flatten)]
+    claim: ProveArgs,
+    /// The client program and its arguments (it gets the protocol on fds 3–6).
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+/// `keel host … -- CMD ARGS`: serves a claim to any client program speaking the protocol on fds 3–6; exits with
+/// its code.
+pub(crate) fn host(args: HostArgs) -> Result<ExitCode> {
+    let Some(block) = args.claim.block else { bail!("keel host serves one claim: give --block N") };
+    let (_datadir, source, boot) = single_source(&args.claim, block)?;
+    let mut client = std::process::Command::new(&args.command[0]);
+    client.args(&args.command[1..]);
+    let judged = serve(client, source, &boot, None, false)?;
+    eprintln!(
+        "host: client exited {} after {} preimages ({} bytes) and {} hints",
+        judged.code, judged.preimages, judged.bytes, judged.hints
     );
     Ok(ExitCode::from(u8::try_from(judged.code).unwrap_or(2)))
 }

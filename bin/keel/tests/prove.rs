@@ -57,6 +57,22 @@ fn prove_blocks_of_a_node_built_chain_and_replay_a_recording() {
     let (code, stdout) = prove(&["--block", "2", "--datadir", datadir, "--claim", &flipped]);
     assert_eq!(code, 1, "{stdout}");
 
+    // `keel host` serves any client program on fds 3–6 and returns its exit code: keel's own client, and a
+    // program that dies at once (the host notices and returns, no hang).
+    let keel = env!("CARGO_BIN_EXE_keel");
+    let host = |client: &[&str]| {
+        let started = std::time::Instant::now();
+        let out = Command::new(keel)
+            .args(["host", "--block", "2", "--datadir", datadir, "--"])
+            .args(client)
+            .output()
+            .unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        out.status.code()
+    };
+    assert_eq!(host(&[keel, "client"]), Some(0));
+    assert_eq!(host(&["sh", "-c", "exit 3"]), Some(3));
+
     // Record, delete the datadir, replay from the recording alone.
     let record = dir.path().join("record");
     let (code, recorded) =
