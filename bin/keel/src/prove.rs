@@ -203,7 +203,7 @@ fn single_source(args: &ProveArgs, block: u64) -> Result<(Option<Datadir>, Sourc
         }
         None => {
             let datadir = open_datadir(args)?;
-            let host = DatadirHost::new(datadir.store.snapshot()?);
+            let host = DatadirHost::new(datadir.store.snapshot()?).with_spec(datadir.spec.clone());
             let boot =
                 host.boot_for_block(block, datadir.spec.chain_id(), datadir.spec_json.clone(), args.claim)?;
             _datadir = Some(datadir);
@@ -260,7 +260,7 @@ fn prove_range(args: &ProveArgs, from: u64, to: u64) -> Result<ExitCode> {
         .into_par_iter()
         .map(|number| {
             let result = (|| {
-                let host = DatadirHost::new(datadir.store.snapshot()?);
+                let host = DatadirHost::new(datadir.store.snapshot()?).with_spec(datadir.spec.clone());
                 let boot =
                     host.boot_for_block(number, datadir.spec.chain_id(), datadir.spec_json.clone(), None)?;
                 judge(Source::Datadir(Box::new(host)), &boot, None, true)

@@ -83,7 +83,7 @@ impl Node {
         let dir = config.work_dir.join(format!("block-{number}"));
         let result = (|| -> Result<(&'static str, String), String> {
             let snapshot = self.chain().store().snapshot().map_err(|e| e.to_string())?;
-            let mut host = keel_proof::DatadirHost::new(snapshot);
+            let mut host = keel_proof::DatadirHost::new(snapshot).with_spec(self.spec().clone());
             let spec_json = serde_json::to_string(self.spec().genesis()).map_err(|e| e.to_string())?;
             let boot =
                 host.boot_for_block(number, self.chain_id(), spec_json, None).map_err(|e| e.to_string())?;

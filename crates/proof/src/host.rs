@@ -44,6 +44,9 @@ impl BootValues {
 #[derive(Debug)]
 pub struct DatadirHost {
     snapshot: StoreSnapshot,
+    /// With the chain spec, a `block-witness` hint makes the host execute the block itself and prepare every
+    /// preimage the execution reads (keel's `debug_executionWitness`), so no key needs the 256-way search.
+    spec: Option<keel_primitives::ChainSpec>,
     /// Preimages prepared from block bodies (and anything served), by key.
     prepared: BTreeMap<PreimageKey, Bytes>,
     /// Blocks whose tries are prepared.
@@ -52,7 +55,13 @@ pub struct DatadirHost {
 
 impl DatadirHost {
     pub fn new(snapshot: StoreSnapshot) -> Self {
-        Self { snapshot, prepared: BTreeMap::new(), blocks: BTreeSet::new() }
+        Self { snapshot, spec: None, prepared: BTreeMap::new(), blocks: BTreeSet::new() }
+    }
+
+    /// Lets `block-witness` hints prepare whole execution witnesses (see the field's docs).
+    pub fn with_spec(mut self, spec: keel_primitives::ChainSpec) -> Self {
+        self.spec = Some(spec);
+        self
     }
 
     pub fn snapshot(&self) -> &StoreSnapshot {
@@ -113,8 +122,14 @@ impl DatadirHost {
     /// Acts on a hint (advice only: a malformed one is ignored).
     pub fn hint(&mut self, text: &str) {
         let Ok(hint) = Hint::parse(text) else { return };
+        let hash = B256::from_slice(&hint.payload);
         if matches!(hint.kind, HintType::Header | HintType::BlockWitness | HintType::Transactions) {
-            let _ = self.prepare_block(B256::from_slice(&hint.payload));
+            let _ = self.prepare_block(hash);
+        }
+        if hint.kind == HintType::BlockWitness {
+            if let Err(e) = self.prepare_witness(hash) {
+                tracing::debug!(%hash, error = %e, "block witness not prepared");
+            }
         }
     }
 
@@ -138,6 +153,50 @@ impl DatadirHost {
         add_trie(body.transactions.iter().map(|t| t.encoded_2718()).collect())?;
         if let Some(withdrawals) = &body.withdrawals {
             add_trie(withdrawals.iter().map(alloy_rlp::encode).collect())?;
+        }
+        Ok(())
+    }
+
+    /// Executes block `hash` on its parent's state from the store, preparing every trie node, code and header the
+    /// execution reads, and the message passer's account path in both states (for the output roots).
+    fn prepare_witness(&mut self, hash: B256) -> Result<(), ProofError> {
+        let Some(spec) = self.spec.clone() else { return Ok(()) };
+        let (Some(header), Some(body)) = (self.snapshot.header(hash)?, self.snapshot.body(hash)?) else {
+            return Ok(());
+        };
+        let Some(parent) = self.snapshot.header(header.parent_hash)? else { return Ok(()) };
+        let senders = self.snapshot.senders(hash)?.unwrap_or_default();
+        let recovered: Vec<keel_evm::RecoveredTx> = body
+            .transactions
+            .iter()
+            .zip(senders)
+            .map(|(tx, sender)| keel_evm::RecoveredTx { tx: tx.clone(), sender, hash: *tx.tx_hash() })
+            .collect();
+        let recorder = Recorder { snapshot: &self.snapshot, seen: Default::default() };
+        let block = alloy_consensus::Block { header: header.clone(), body };
+        {
+            let codes = CodeRecorder(&recorder);
+            let (newest_number, newest_hash) = (parent.number, header.parent_hash);
+            let block_hashes = |n: u64| -> Result<B256, keel_evm::ProviderError> {
+                let (mut number, mut hash) = (newest_number, newest_hash);
+                while number > n {
+                    let header = recorder.header(hash).ok_or(keel_evm::ProviderError::MissingBlockHash(n))?;
+                    hash = header.parent_hash;
+                    number -= 1;
+                }
+                Ok(hash)
+            };
+            let provider = keel_evm::TrieState::new(parent.state_root, &recorder, &codes, block_hashes);
+            // The host only gathers what execution reads; the client judges the result.
+            let _ = keel_evm::execute_recovered_block(&spec, &parent, &block, &recovered, provider);
+            for root in [parent.state_root, header.state_root] {
+                let _ = SecureTrie::open(root, &recorder).get(MESSAGE_PASSER_ADDRESS.as_slice());
+            }
+        }
+        let _ = recorder.header(hash);
+        let _ = recorder.header(header.parent_hash);
+        for (key, value) in recorder.seen.into_inner() {
+            self.prepared.insert(key, value);
         }
         Ok(())
     }
@@ -284,5 +343,42 @@ impl crate::Oracle for LoopbackOracle<'_> {
     fn hint(&mut self, hint: &Hint) -> Result<(), PreimageError> {
         self.host.hint(&hint.encode());
         Ok(())
+    }
+}
+
+/// A store reader that remembers every preimage it hands out (trie nodes, code, headers).
+struct Recorder<'s> {
+    snapshot: &'s StoreSnapshot,
+    seen: std::cell::RefCell<BTreeMap<PreimageKey, Bytes>>,
+}
+
+impl Recorder<'_> {
+    fn header(&self, hash: B256) -> Option<alloy_consensus::Header> {
+        let header = self.snapshot.header(hash).ok()??;
+        self.seen.borrow_mut().insert(PreimageKey::keccak_hash(hash), alloy_rlp::encode(&header).into());
+        Some(header)
+    }
+}
+
+impl NodeStore for Recorder<'_> {
+    fn node(&self, hash: &B256) -> Result<Option<Bytes>, keel_trie::TrieError> {
+        let node = self.snapshot.node(hash)?;
+        if let Some(node) = &node {
+            self.seen.borrow_mut().insert(PreimageKey::keccak_hash(*hash), node.clone());
+        }
+        Ok(node)
+    }
+}
+
+/// Contract code by hash, through a [`Recorder`].
+struct CodeRecorder<'r, 's>(&'r Recorder<'s>);
+
+impl NodeStore for CodeRecorder<'_, '_> {
+    fn node(&self, hash: &B256) -> Result<Option<Bytes>, keel_trie::TrieError> {
+        let code = self.0.snapshot.code(*hash).map_err(|e| keel_trie::TrieError::Store(e.to_string()))?;
+        if let Some(code) = &code {
+            self.0.seen.borrow_mut().insert(PreimageKey::keccak_hash(*hash), code.clone());
+        }
+        Ok(code)
     }
 }

@@ -97,7 +97,7 @@ fn every_block_of_a_mixed_chain_proves_valid_and_wrong_claims_invalid() {
 
     let head = node.chain().head().unwrap().number;
     assert_eq!(head, 8);
-    let mut host = DatadirHost::new(node.chain().store().snapshot().unwrap());
+    let mut host = DatadirHost::new(node.chain().store().snapshot().unwrap()).with_spec(spec.clone());
     for number in 1..=head {
         let boot = host.boot_for_block(number, spec.chain_id(), spec_json.clone(), None).unwrap();
         let (verdict, _) = judge(&mut host, boot.clone());

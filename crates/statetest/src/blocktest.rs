@@ -125,6 +125,7 @@ fn run_test(
     let spec = chain_spec(test, fork)?;
     let spec_json = serde_json::to_string(spec.genesis()).map_err(|e| e.to_string())?;
     let chain_id = spec.chain_id();
+    let witness_spec = spec.clone();
     let chain = Chain::open(spec, Store::memory()).map_err(|e| format!("genesis: {e}"))?;
     let genesis = chain.head().map_err(|e| e.to_string())?;
     if genesis.hash() != test.genesis_block_header.hash {
@@ -153,7 +154,7 @@ fn run_test(
     let snapshot = chain.store().snapshot().map_err(|e| e.to_string())?;
     snapshot.check_state(head.state_root).map_err(|e| e.to_string())?;
     if stateless {
-        judge_blocks(snapshot, head.number, chain_id, &spec_json)?;
+        judge_blocks(snapshot, witness_spec, head.number, chain_id, &spec_json)?;
     }
     Ok(head.hash())
 }
@@ -161,11 +162,12 @@ fn run_test(
 /// Every canonical block after genesis, judged by the proof client against its own output root.
 fn judge_blocks(
     snapshot: keel_store::StoreSnapshot,
+    spec: ChainSpec,
     head: u64,
     chain_id: u64,
     spec_json: &str,
 ) -> Result<(), String> {
-    let mut host = keel_proof::DatadirHost::new(snapshot);
+    let mut host = keel_proof::DatadirHost::new(snapshot).with_spec(spec);
     for number in 1..=head {
         let boot = host
             .boot_for_block(number, chain_id, spec_json.to_string(), None)
