@@ -214,3 +214,62 @@ pub(crate) fn run_pool_bench(args: PoolArgs) -> eyre::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProofArgs {
+    /// Blocks per workload.
+    #[arg(long, default_value_t = 4)]
+    blocks: usize,
+    /// Round trips per size for the oracle / pipe comparison.
+    #[arg(long, default_value_t = 20_000)]
+    rounds: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_proof_bench(args: ProofArgs) -> eyre::Result<ExitCode> {
+    let keel = std::env::current_exe()?;
+    let mut blocks = Vec::new();
+    for kind in [keel_bench::WorkloadKind::Transfers, keel_bench::WorkloadKind::Erc20] {
+        tracing::info!(workload = kind.name(), "proof benchmark");
+        blocks.push(keel_bench::bench_proof(kind, args.blocks, &keel)?);
+    }
+    let trips = [32, 1024]
+        .into_iter()
+        .map(|size| keel_bench::bench_round_trip(size, args.rounds))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "blocks": blocks, "round_trips": trips }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &blocks {
+        println!(
+            "{:<9} {} blocks × {} txs: import {:.1} ms/block, stateless in-process {:.1} ms ({:.2}× import), keel prove {:.1} ms ({:.2}× import); {:.0} preimages/block",
+            r.workload,
+            r.blocks,
+            r.transactions_per_block,
+            r.import_ms,
+            r.stateless_ms,
+            r.stateless_ms / r.import_ms,
+            r.prove_ms,
+            r.prove_ms / r.import_ms,
+            r.preimages_per_block
+        );
+    }
+    for t in &trips {
+        println!(
+            "round trip {:>5} B: oracle median {:.1} µs / p99 {:.1} µs, bare pipe median {:.1} µs / p99 {:.1} µs ({:.2}× median)",
+            t.value_bytes,
+            t.oracle_median_us,
+            t.oracle_p99_us,
+            t.pipe_median_us,
+            t.pipe_p99_us,
+            t.oracle_median_us / t.pipe_median_us
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

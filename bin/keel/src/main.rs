@@ -32,6 +32,9 @@ enum Command {
     /// Benchmark the transaction pool: insertion (with and without signature recovery), best-transaction
     /// iteration, memory per transaction, and eth_sendRawTransaction acceptance by a running node.
     BenchPool(bench::PoolArgs),
+    /// Benchmark the proof program: stateful import vs in-process stateless vs `keel prove`, and the oracle's round
+    /// trip vs a bare pipe.
+    BenchProof(bench::ProofArgs),
     /// Judge a claimed output root for a block: a host process serves preimages (from a datadir or a recorded
     /// directory) to a client process over pipes; prints the verdict and exits with the client's code.
     Prove(prove::ProveArgs),
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run_bench(args),
         Command::BenchNode(args) => bench::run_node_bench(args),
         Command::BenchPool(args) => bench::run_pool_bench(args),
+        Command::BenchProof(args) => bench::run_proof_bench(args),
         Command::Prove(args) => prove::prove(args),
         Command::Host(args) => prove::host(args),
         Command::Client => return prove::client(),

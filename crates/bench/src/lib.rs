@@ -15,6 +15,7 @@
 mod contracts;
 mod error;
 mod pool_bench;
+mod proof_bench;
 mod rpc_bench;
 mod run;
 mod workload;
@@ -23,6 +24,7 @@ pub use error::BenchError;
 pub use pool_bench::{
     bench_insert, bench_memory, raw_hex, signed_transfers, transfer_senders, InsertReport, MemoryReport,
 };
+pub use proof_bench::{bench_proof, bench_round_trip, ProofReport, RoundTripReport};
 pub use rpc_bench::{bench_node, keel_command, pool_accept_rate, NodeReport, NodeUnderTest, SendReport};
 pub use run::{run, BenchReport, ModeResult};
 pub use workload::{Workload, WorkloadKind};
