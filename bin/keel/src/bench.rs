@@ -235,10 +235,10 @@ pub(crate) fn run_proof_bench(args: ProofArgs) -> eyre::Result<ExitCode> {
         tracing::info!(workload = kind.name(), "proof benchmark");
         blocks.push(keel_bench::bench_proof(kind, args.blocks, &keel)?);
     }
-    let trips = [32, 1024]
-        .into_iter()
-        .map(|size| keel_bench::bench_round_trip(size, args.rounds))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut trips = Vec::new();
+    for size in [32, 1024] {
+        trips.push(keel_bench::bench_round_trip(size, args.rounds)?);
+    }
     if args.json {
         println!(
             "{}",
