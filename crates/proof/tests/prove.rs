@@ -55,11 +55,10 @@ fn judge(host: &mut DatadirHost, boot: BootValues) -> (Verdict, Vec<PreimageKey>
     (verdict, oracle.requests)
 }
 
-#[test]
-fn every_block_of_a_mixed_chain_proves_valid_and_wrong_claims_invalid() {
+/// A dev node (automine) in a fresh datadir, with its chain spec and the spec's JSON.
+fn dev_node() -> (tempfile::TempDir, Node, keel_primitives::ChainSpec, String) {
     let dir = tempfile::tempdir().unwrap();
-    let dev = DevGenesis::default();
-    let spec = dev.chain_spec().unwrap();
+    let spec = DevGenesis::default().chain_spec().unwrap();
     let spec_json = serde_json::to_string(spec.genesis()).unwrap();
     let node = Node::open(&NodeConfig {
         datadir: Some(dir.path().join("datadir")),
@@ -67,6 +66,12 @@ fn every_block_of_a_mixed_chain_proves_valid_and_wrong_claims_invalid() {
         ..NodeConfig::default()
     })
     .unwrap();
+    (dir, node, spec, spec_json)
+}
+
+#[test]
+fn every_block_of_a_mixed_chain_proves_valid_and_wrong_claims_invalid() {
+    let (_dir, node, spec, spec_json) = dev_node();
     let accounts = node.accounts().to_vec();
     let (alice, bob) = (accounts[0], accounts[1]);
 
@@ -138,4 +143,34 @@ fn every_block_of_a_mixed_chain_proves_valid_and_wrong_claims_invalid() {
     backwards.claimed_number = 3;
     let (verdict, _) = judge(&mut host, backwards);
     assert!(matches!(verdict, Verdict::Invalid { output_root: None, .. }), "{verdict:?}");
+}
+
+/// A datadir whose stored state was corrupted (one trie node of the pre-state overwritten): the host never serves
+/// the altered bytes as a preimage, and the client fails instead of judging — never a valid verdict.
+#[test]
+fn a_corrupted_store_never_proves_valid() {
+    let (_dir, node, spec, spec_json) = dev_node();
+    let accounts = node.accounts().to_vec();
+    send(&node, accounts[0], Some(accounts[1]), Vec::new(), 1);
+    send(&node, accounts[1], Some(accounts[2]), Vec::new(), 2);
+    let store = node.chain().store();
+    // The true claim about block 2, taken before the corruption (as an honest challenger would have it).
+    let boot = DatadirHost::new(store.snapshot().unwrap())
+        .boot_for_block(2, spec.chain_id(), spec_json, None)
+        .unwrap();
+    let parent = store.snapshot().unwrap().header_by_number(1).unwrap().unwrap();
+    // Overwrite the root node of block 2's pre-state with other (well-formed) bytes.
+    let mut batch = keel_store::WriteBatch::default();
+    batch.put(
+        keel_store::Table::TrieNodes,
+        parent.state_root.as_slice(),
+        alloy_rlp::encode(vec![Bytes::from_static(b"x"); 17]),
+    );
+    store.kv().write(batch).unwrap();
+    let mut host = DatadirHost::new(store.snapshot().unwrap()).with_spec(spec.clone());
+    let mut oracle = LoopbackOracle { host: &mut host, boot };
+    match run_client(&mut oracle) {
+        Ok(Verdict::Valid { .. }) => panic!("a corrupted store proved valid"),
+        Ok(Verdict::Invalid { .. }) | Err(_) => {}
+    }
 }
