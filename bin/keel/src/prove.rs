@@ -24,8 +24,12 @@ pub(crate) struct ProveArgs {
     #[arg(long, conflicts_with = "kv")]
     datadir: Option<PathBuf>,
     /// Serve preimages from an offline key-value directory written by `--record` (no node, no datadir).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "rpc")]
     kv: Option<PathBuf>,
+    /// Serve preimages from a running keel node over JSON-RPC (its `debug_executionWitness` and `debug_dbGet`),
+    /// fetched as the client's hints announce them; the node keeps running and shares nothing with the client.
+    #[arg(long, value_name = "URL", conflicts_with = "datadir")]
+    rpc: Option<String>,
     /// The chain's geth-format genesis (default: the dev chain `keel node` runs without `--init`).
     #[arg(long, value_name = "GENESIS.json")]
     init: Option<PathBuf>,
@@ -38,6 +42,85 @@ pub(crate) struct ProveArgs {
 enum Source {
     Datadir(Box<DatadirHost>),
     Kv(KvDirectory),
+    Rpc(Box<RpcSource>),
+}
+
+/// A running node over JSON-RPC: preimages arrive per block (`debug_executionWitness`) or per hash
+/// (`debug_dbGet`) when a hint names them.
+struct RpcSource {
+    client: jsonrpsee::http_client::HttpClient,
+    runtime: tokio::runtime::Runtime,
+    prepared: std::collections::BTreeMap<PreimageKey, Vec<u8>>,
+}
+
+impl RpcSource {
+    fn connect(url: &str) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let client = jsonrpsee::http_client::HttpClientBuilder::default()
+            .max_response_size(256 * 1024 * 1024)
+            .build(url)
+            .wrap_err_with(|| format!("--rpc {url}"))?;
+        Ok(Self { client, runtime, prepared: Default::default() })
+    }
+
+    fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Vec<serde_json::Value>,
+    ) -> Result<T> {
+        use jsonrpsee::core::client::ClientT;
+        let mut array = jsonrpsee::core::params::ArrayParams::new();
+        for p in params {
+            array.insert(p)?;
+        }
+        self.runtime.block_on(self.client.request(method, array)).wrap_err_with(|| method.to_string())
+    }
+
+    fn hint(&mut self, text: &str) {
+        let Ok(hint) = keel_preimage::Hint::parse(text) else { return };
+        let hash = B256::from_slice(&hint.payload);
+        let values: Vec<alloy_primitives::Bytes> = match hint.kind {
+            keel_preimage::HintType::BlockWitness => self
+                .call::<serde_json::Value>("debug_executionWitness", vec![serde_json::json!(hash)])
+                .ok()
+                .and_then(|w| serde_json::from_value(w["preimages"].clone()).ok())
+                .unwrap_or_default(),
+            keel_preimage::HintType::Header
+            | keel_preimage::HintType::StateNode
+            | keel_preimage::HintType::Code => self
+                .call::<Option<alloy_primitives::Bytes>>("debug_dbGet", vec![serde_json::json!(hash)])
+                .ok()
+                .flatten()
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        for value in values {
+            self.prepared.insert(PreimageKey::keccak(&value), value.to_vec());
+        }
+    }
+
+    /// The output root of block `number` from the node's header and `eth_getProof` of the message passer.
+    fn output_root(&self, number: u64) -> Result<(B256, B256)> {
+        let block: serde_json::Value = self.call(
+            "eth_getBlockByNumber",
+            vec![serde_json::json!(format!("0x{number:x}")), serde_json::json!(false)],
+        )?;
+        let hash: B256 = serde_json::from_value(block["hash"].clone())
+            .wrap_err_with(|| format!("block {number}: no hash"))?;
+        let state_root: B256 = serde_json::from_value(block["stateRoot"].clone()).wrap_err("no stateRoot")?;
+        let proof: serde_json::Value = self.call(
+            "eth_getProof",
+            vec![
+                serde_json::json!(keel_primitives::MESSAGE_PASSER_ADDRESS),
+                serde_json::json!([]),
+                serde_json::json!(format!("0x{number:x}")),
+            ],
+        )?;
+        let storage_root: B256 =
+            serde_json::from_value(proof["storageHash"].clone()).wrap_err("no storageHash")?;
+        Ok((hash, keel_primitives::output_root(state_root, storage_root, hash)))
+    }
 }
 
 impl Source {
@@ -48,12 +131,18 @@ impl Source {
                 Some(index) => Ok(boot.local(index)),
                 None => dir.get(&key),
             },
+            Source::Rpc(rpc) => match key.local_index() {
+                Some(index) => Ok(boot.local(index)),
+                None => Ok(rpc.prepared.get(&key).cloned()),
+            },
         }
     }
 
     fn hint(&mut self, text: &str) {
-        if let Source::Datadir(host) = self {
-            host.hint(text);
+        match self {
+            Source::Datadir(host) => host.hint(text),
+            Source::Rpc(rpc) => rpc.hint(text),
+            Source::Kv(_) => {}
         }
     }
 }
@@ -137,16 +226,21 @@ struct Datadir {
     spec_json: String,
 }
 
-fn open_datadir(args: &ProveArgs) -> Result<Datadir> {
-    let datadir = args.datadir.clone().unwrap_or_else(|| PathBuf::from(".keel"));
-    let spec = match &args.init {
+/// The chain `--init` names, or the dev chain `keel node` runs without it.
+fn chain_spec(args: &ProveArgs) -> Result<keel_primitives::ChainSpec> {
+    Ok(match &args.init {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).wrap_err_with(|| format!("--init {}", path.display()))?;
             keel_primitives::ChainSpec::from_genesis_json(&path.display().to_string(), &text)?
         }
         None => keel_primitives::DevGenesis::default().chain_spec()?,
-    };
+    })
+}
+
+fn open_datadir(args: &ProveArgs) -> Result<Datadir> {
+    let datadir = args.datadir.clone().unwrap_or_else(|| PathBuf::from(".keel"));
+    let spec = chain_spec(args)?;
     let store = keel_store::Store::open(&datadir)
         .wrap_err_with(|| format!("--datadir {} (is a node still running on it?)", datadir.display()))?;
     if store.snapshot()?.spec_hash()? != Some(spec.spec_hash()) {
@@ -188,6 +282,32 @@ pub(crate) fn prove(args: ProveArgs) -> Result<ExitCode> {
 /// The source and boot values of a claim about one block (the datadir, if any, must stay open while served).
 fn single_source(args: &ProveArgs, block: u64) -> Result<(Option<Datadir>, Source, BootValues)> {
     let mut _datadir = None;
+    if let Some(url) = &args.rpc {
+        let rpc = RpcSource::connect(url)?;
+        let spec = chain_spec(args)?;
+        let chain_id: alloy_primitives::U64 = rpc.call("eth_chainId", Vec::new())?;
+        if chain_id.to::<u64>() != spec.chain_id() {
+            bail!(
+                "--rpc {url} runs chain {chain_id}, the genesis says {}: pass its genesis with --init",
+                spec.chain_id()
+            );
+        }
+        if block == 0 {
+            bail!("block 0 (genesis) has no parent to agree on");
+        }
+        let (agreed_hash, agreed_output) = rpc.output_root(block - 1)?;
+        let (claimed_hash, own_output) = rpc.output_root(block)?;
+        let boot = BootValues {
+            agreed_hash,
+            agreed_output,
+            claimed_output: args.claim.unwrap_or(own_output),
+            claimed_number: block,
+            chain_id: spec.chain_id(),
+            spec_json: serde_json::to_string(spec.genesis())?,
+            claimed_hash,
+        };
+        return Ok((None, Source::Rpc(Box::new(rpc)), boot));
+    }
     let (source, boot) = match &args.kv {
         Some(kv) => {
             let dir = KvDirectory::open(kv)?;

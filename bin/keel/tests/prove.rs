@@ -147,6 +147,16 @@ fn verify_blocks_judges_every_mined_block_in_separate_processes() {
         let v = verdict(url, number);
         assert_eq!(v["verdict"], "valid", "block {number}: {v}");
     }
+    // The same blocks judged from the running node over JSON-RPC (debug_executionWitness / debug_dbGet): the host
+    // shares nothing with the node but its RPC.
+    for block in ["2", "5"] {
+        let (code, stdout) = prove(&["--block", block, "--rpc", url]);
+        assert_eq!(code, 0, "block {block} over RPC: {stdout}");
+    }
+    let (code, stdout) = prove(&["--block", "3", "--rpc", url, "--claim", &format!("0x{}", "11".repeat(32))]);
+    assert_eq!(code, 1, "{stdout}");
+    let witness = common::rpc_ok(url, "debug_executionWitness", serde_json::json!(["0x3"]));
+    assert!(witness["preimages"].as_array().unwrap().len() > 5, "{witness}");
     // A block carrying a cheat-code overwrite cannot be re-derived from its transactions: never valid.
     common::rpc_ok(url, "anvil_setBalance", serde_json::json!([ACCOUNT1, "0x1"]));
     common::rpc_ok(url, "evm_mine", serde_json::json!([]));

@@ -65,6 +65,29 @@ impl Node {
         Ok(())
     }
 
+    /// keel's `debug_executionWitness`: every preimage judging block `hash` needs (trie nodes, code, headers).
+    pub fn execution_witness(
+        &self,
+        hash: alloy_primitives::B256,
+    ) -> Result<Vec<alloy_primitives::Bytes>, crate::NodeError> {
+        let snapshot = self.chain().store().snapshot()?;
+        keel_proof::DatadirHost::new(snapshot)
+            .with_spec(self.spec().clone())
+            .witness(hash)
+            .map_err(|e| crate::NodeError::InvalidParams(e.to_string()))
+    }
+
+    /// keel's `debug_dbGet`: the stored value whose keccak256 is `hash` (a trie node, code or header).
+    pub fn db_get(
+        &self,
+        hash: alloy_primitives::B256,
+    ) -> Result<Option<alloy_primitives::Bytes>, crate::NodeError> {
+        let snapshot = self.chain().store().snapshot()?;
+        keel_proof::DatadirHost::new(snapshot)
+            .get_by_hash(hash)
+            .map_err(|e| crate::NodeError::Internal(e.to_string()))
+    }
+
     /// The verdict on block `number`, if it was (or is being) judged.
     pub fn block_verdict(&self, number: u64) -> Option<BlockVerdict> {
         self.verifier.verdicts.lock().ok()?.get(&number).cloned()

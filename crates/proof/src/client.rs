@@ -164,6 +164,9 @@ pub fn run_client<O: Oracle>(oracle: &mut O) -> Result<Verdict, ProofError> {
     let pre = Preimages { oracle: RefCell::new(oracle), cache: RefCell::new(BTreeMap::new()) };
     let boot = load_boot(&pre)?;
     pre.hint(HintType::Header, boot.agreed_hash)?;
+    // The claimed block's witness also covers the agreed state's message-passer path (for the agreed output
+    // root): a host that fetches per block (a node over RPC) has it before the first state read.
+    pre.hint(HintType::BlockWitness, boot.claimed_hash)?;
     let agreed = pre.header(boot.agreed_hash)?;
     let agreed_output = block_output_root(&pre, &agreed, boot.agreed_hash)?;
     if agreed_output != boot.agreed_output {

@@ -201,6 +201,35 @@ impl DatadirHost {
         Ok(())
     }
 
+    /// Everything one block's judgement reads (keel's `debug_executionWitness`): the headers of the block and its
+    /// parent, the trie nodes and code its execution reads, its transaction and withdrawal tries, and the message
+    /// passer's account path in both states. Needs the chain spec ([`DatadirHost::with_spec`]).
+    pub fn witness(mut self, hash: B256) -> Result<Vec<Bytes>, ProofError> {
+        if self.spec.is_none() {
+            return Err(ProofError::Host("an execution witness needs the chain spec".into()));
+        }
+        if self.snapshot.header(hash)?.is_none() {
+            return Err(ProofError::Host(format!("block {hash} is not in the datadir")));
+        }
+        self.prepared.clear();
+        self.blocks.clear();
+        self.prepare_block(hash)?;
+        self.prepare_witness(hash)?;
+        Ok(self.prepared.into_values().collect())
+    }
+
+    /// The value whose keccak256 is `hash` (a trie node, code or header), from the store (keel's `debug_dbGet`).
+    pub fn get_by_hash(&mut self, hash: B256) -> Result<Option<Bytes>, ProofError> {
+        self.by_hash(hash)
+    }
+
+    /// Adds preimages learned elsewhere (e.g. a node's execution witness), each under its keccak256 key.
+    pub fn add_preimages(&mut self, values: impl IntoIterator<Item = Bytes>) {
+        for value in values {
+            self.prepared.insert(PreimageKey::keccak(&value), value);
+        }
+    }
+
     /// The value of a keccak256 preimage whose full hash is `hash`, from the store.
     fn by_hash(&mut self, hash: B256) -> Result<Option<Bytes>, ProofError> {
         if let Some(node) = self.snapshot.node(&hash)? {

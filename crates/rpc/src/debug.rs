@@ -20,6 +20,27 @@ pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMetho
             Ok(node.block_verdict(number.to()))
         },
     )?;
+    module.register_blocking_method(
+        "debug_executionWitness",
+        |params, node, _| -> RpcResult<serde_json::Value> {
+            let mut seq = params.sequence();
+            let id = block_id(&mut seq)?;
+            let snapshot = node.snapshot().map_err(node_error)?;
+            let header = node
+                .header(&snapshot, id)
+                .map_err(node_error)?
+                .ok_or_else(|| node_error(keel_node::NodeError::UnknownBlock(id.to_string())))?;
+            let preimages = node.execution_witness(header.hash()).map_err(node_error)?;
+            Ok(serde_json::json!({ "preimages": preimages }))
+        },
+    )?;
+    module.register_blocking_method(
+        "debug_dbGet",
+        |params, node, _| -> RpcResult<Option<alloy_primitives::Bytes>> {
+            let hash: B256 = params.one()?;
+            node.db_get(hash).map_err(node_error)
+        },
+    )?;
     module.register_blocking_method("debug_setHead", |params, node, _| -> RpcResult<()> {
         let number: alloy_primitives::U64 = params.one()?;
         node.set_head(number.to()).map_err(node_error)
