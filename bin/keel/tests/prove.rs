@@ -113,13 +113,18 @@ fn verdict(url: &str, number: u64) -> serde_json::Value {
     }
 }
 
+/// A `keel node --verify-blocks` on a datadir under `dir`.
+fn start_verifying(dir: &std::path::Path) -> common::Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.args(["node", "--verify-blocks", "--port", &common::free_port().to_string(), "--datadir"])
+        .arg(dir.join("datadir"));
+    common::start(cmd)
+}
+
 #[test]
 fn verify_blocks_judges_every_mined_block_in_separate_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
-    cmd.args(["node", "--verify-blocks", "--port", &common::free_port().to_string(), "--datadir"])
-        .arg(dir.path().join("datadir"));
-    let node = common::start(cmd);
+    let node = start_verifying(dir.path());
     let url = node.url.as_str();
     cast_ok(url, &["send", "--private-key", KEY0, ACCOUNT1, "--value", "1ether"]);
     cast_ok(url, &["send", "--private-key", KEY0, "--create", &bytecode("Events")]);
@@ -163,4 +168,67 @@ fn verify_blocks_judges_every_mined_block_in_separate_processes() {
     let v = verdict(url, 6);
     assert_ne!(v["verdict"], "valid", "{v}");
     assert!(!v["detail"].as_str().unwrap().is_empty(), "{v}");
+}
+
+/// `--verify-blocks` over a 1,000-block mixed workload (transfers, contract deployments, storage writes with logs,
+/// reverting calls), signed here and sent raw: every verdict valid.
+#[test]
+fn verify_blocks_over_a_thousand_block_mixed_workload() {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_primitives::{hex, keccak256, Address, Bytes, TxKind, U256};
+    use alloy_signer::SignerSync;
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_verifying(dir.path());
+    let url = node.url.as_str();
+    let key: alloy_signer_local::PrivateKeySigner = KEY0.parse().unwrap();
+    let me = key.address();
+    let events_code = hex::decode(bytecode("Events")).unwrap();
+    let mut events = Vec::new();
+    let blocks = 1000u64;
+    for nonce in 0..blocks {
+        let (to, input) = match nonce % 10 {
+            0 if nonce % 100 == 0 => {
+                events.push(me.create(nonce));
+                (TxKind::Create, events_code.clone())
+            }
+            3 | 6 => {
+                let mut call = keccak256("store(uint256,uint256)")[..4].to_vec();
+                call.extend_from_slice(&U256::from(nonce).to_be_bytes::<32>());
+                // Values above 1000 revert (TooLarge); they are mined with status 0.
+                let value = if nonce % 20 == 6 { 5000u64 } else { nonce };
+                call.extend_from_slice(&U256::from(value).to_be_bytes::<32>());
+                (TxKind::Call(*events.last().unwrap()), call)
+            }
+            _ => (TxKind::Call(Address::from_word(keccak256(nonce.to_be_bytes()))), Vec::new()),
+        };
+        let tx = TxEip1559 {
+            chain_id: 31337,
+            nonce,
+            gas_limit: 1_000_000,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to,
+            value: U256::from(nonce),
+            access_list: Default::default(),
+            input: Bytes::from(input),
+        };
+        let signature = key.sign_hash_sync(&tx.signature_hash()).unwrap();
+        let raw = TxEnvelope::Eip1559(tx.into_signed(signature)).encoded_2718();
+        common::rpc_ok(url, "eth_sendRawTransaction", serde_json::json!([format!("0x{}", hex::encode(raw))]));
+    }
+    assert_eq!(common::rpc_ok(url, "eth_blockNumber", serde_json::json!([])), format!("0x{blocks:x}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    for number in 1..=blocks {
+        loop {
+            let v = common::rpc_ok(url, "keel_blockVerdict", serde_json::json!([format!("0x{number:x}")]));
+            if v["verdict"] == "valid" {
+                break;
+            }
+            assert!(v["verdict"] == "pending" || v.is_null(), "block {number}: {v}");
+            assert!(std::time::Instant::now() < deadline, "block {number}: no verdict in time");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
