@@ -33,6 +33,9 @@ pub(crate) struct ProveArgs {
     /// The chain's geth-format genesis (default: the dev chain `keel node` runs without `--init`).
     #[arg(long, value_name = "GENESIS.json")]
     init: Option<PathBuf>,
+    /// Kill a client that has not finished after this many seconds (a client that hangs without dying).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    timeout: u64,
     /// Record every preimage served (and the boot values) into this directory, for replay with `--kv`.
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
@@ -155,11 +158,11 @@ struct Judged {
     hints: u64,
 }
 
-/// Serves `boot`'s claim from `source` to a `keel client` process; records what it served into `record`.
-fn judge(source: Source, boot: &BootValues, record: Option<&KvDirectory>, quiet: bool) -> Result<Judged> {
+/// `keel client` (this binary).
+fn keel_client() -> Result<std::process::Command> {
     let mut client = std::process::Command::new(std::env::current_exe()?);
     client.arg("client");
-    serve(client, source, boot, record, quiet)
+    Ok(client)
 }
 
 /// Runs `client` with fds 3–6 wired to a host serving `boot`'s claim from `source`.
@@ -169,6 +172,7 @@ fn serve(
     boot: &BootValues,
     record: Option<&KvDirectory>,
     quiet: bool,
+    timeout: u64,
 ) -> Result<Judged> {
     let source = Mutex::new(source);
     let bytes = Mutex::new(0u64);
@@ -176,9 +180,10 @@ fn serve(
         // Ranges run many clients under a progress bar; `keel prove --block N` shows one client's reasons.
         client.stderr(std::process::Stdio::null());
     }
-    let run = keel_preimage::run_client(
+    let run = keel_preimage::run_client_with_deadline(
         client,
         Limits::default(),
+        Some(std::time::Duration::from_secs(timeout)),
         |key| {
             let value = source.lock().map_err(|_| PreimageError::Missing { key })?.fetch(boot, key)?;
             if let (Some(value), Some(record)) = (&value, record) {
@@ -265,7 +270,7 @@ pub(crate) fn prove(args: ProveArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let judged = judge(source, &boot, record.as_ref(), false)?;
+    let judged = serve(keel_client()?, source, &boot, record.as_ref(), false, args.timeout)?;
     println!("verdict: {} (client exit {})", verdict_name(judged.code), judged.code);
     println!("block: {} (hash {})", boot.claimed_number, boot.claimed_hash);
     println!("claimed output root: {}", boot.claimed_output);
@@ -349,7 +354,7 @@ pub(crate) fn host(args: HostArgs) -> Result<ExitCode> {
     let (_datadir, source, boot) = single_source(&args.claim, block)?;
     let mut client = std::process::Command::new(&args.command[0]);
     client.args(&args.command[1..]);
-    let judged = serve(client, source, &boot, None, false)?;
+    let judged = serve(client, source, &boot, None, false, args.claim.timeout)?;
     eprintln!(
         "host: client exited {} after {} preimages ({} bytes) and {} hints",
         judged.code, judged.preimages, judged.bytes, judged.hints
@@ -383,7 +388,7 @@ fn prove_range(args: &ProveArgs, from: u64, to: u64) -> Result<ExitCode> {
                 let host = DatadirHost::new(datadir.store.snapshot()?).with_spec(datadir.spec.clone());
                 let boot =
                     host.boot_for_block(number, datadir.spec.chain_id(), datadir.spec_json.clone(), None)?;
-                judge(Source::Datadir(Box::new(host)), &boot, None, true)
+                serve(keel_client()?, Source::Datadir(Box::new(host)), &boot, None, true, args.timeout)
             })();
             bar.inc(1);
             (number, result)

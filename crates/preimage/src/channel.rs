@@ -98,9 +98,35 @@ pub fn run_client(
     fetch: impl FnMut(PreimageKey) -> Result<Option<Vec<u8>>, PreimageError>,
     on_hint: impl FnMut(&str) + Send,
 ) -> Result<HostRun, PreimageError> {
-    let (mut child, channels) = spawn_client(command)?;
+    run_client_with_deadline(command, limits, None, fetch, on_hint)
+}
+
+/// [`run_client`], killing the client if it has not exited within `deadline` (a client that hangs without dying
+/// would otherwise hold the host forever); the run then reports the timeout as its error.
+pub fn run_client_with_deadline(
+    command: Command,
+    limits: Limits,
+    deadline: Option<std::time::Duration>,
+    fetch: impl FnMut(PreimageKey) -> Result<Option<Vec<u8>>, PreimageError>,
+    on_hint: impl FnMut(&str) + Send,
+) -> Result<HostRun, PreimageError> {
+    let (child, channels) = spawn_client(command)?;
+    let child = std::sync::Mutex::new(child);
+    let timed_out = std::sync::atomic::AtomicBool::new(false);
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let HostChannels { hints, hint_acks, keys, replies } = channels;
-    let (preimages, hints) = std::thread::scope(|scope| {
+    let (preimages, hints, status) = std::thread::scope(|scope| {
+        if let Some(deadline) = deadline {
+            let (child, timed_out) = (&child, &timed_out);
+            scope.spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(deadline) {
+                    timed_out.store(true, std::sync::atomic::Ordering::Release);
+                    if let Ok(mut child) = child.lock() {
+                        let _ = child.kill();
+                    }
+                }
+            });
+        }
         let hint_thread = scope.spawn(move || serve_hints(hints, hint_acks, limits, on_hint));
         let preimages = serve_preimages(keys, replies, limits, fetch);
         // `serve_preimages` consumed (and so closed) the preimage streams; the hint thread ends when the client
@@ -108,17 +134,41 @@ pub fn run_client(
         let hints = hint_thread.join().unwrap_or_else(|_| {
             Err(PreimageError::Io { channel: "hint", source: std::io::Error::other("hint thread panicked") })
         });
-        (preimages, hints)
+        // Wait for the exit without holding the lock, so the watchdog can still kill a client that lingers.
+        let status = loop {
+            let polled = match child.lock() {
+                Ok(mut child) => child.try_wait(),
+                Err(_) => Err(std::io::Error::other("child lock poisoned")),
+            };
+            match polled {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(2)),
+                Err(e) => break Err(e),
+            }
+        };
+        let _ = stop.send(());
+        (preimages, hints, status)
     });
-    let status = child.wait().map_err(|source| PreimageError::Io { channel: "wait", source })?;
-    let (served, error) = match preimages {
+    let status = status.map_err(|source| PreimageError::Io { channel: "wait", source })?;
+    let (served, mut error) = match preimages {
         Ok(served) => (served, None),
         Err(e) => (0, Some(e)),
     };
-    let (hint_count, error) = match (hints, error) {
-        (Ok(n), error) => (n, error),
-        (Err(e), None) => (0, Some(e)),
-        (Err(_), error) => (0, error),
+    let hint_count = match hints {
+        Ok(n) => n,
+        Err(e) => {
+            error.get_or_insert(e);
+            0
+        }
     };
+    if timed_out.load(std::sync::atomic::Ordering::Acquire) {
+        error = Some(PreimageError::Io {
+            channel: "client",
+            source: std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client did not finish in time and was killed",
+            ),
+        });
+    }
     Ok(HostRun { status, preimages: served, hints: hint_count, error })
 }

@@ -19,7 +19,7 @@ mod io;
 mod key;
 mod oracle;
 
-pub use channel::{run_client, spawn_client, ClientFds, HostChannels, HostRun};
+pub use channel::{run_client, run_client_with_deadline, spawn_client, ClientFds, HostChannels, HostRun};
 pub use directory::KvDirectory;
 pub use error::PreimageError;
 pub use hint::{serve_hints, Hint, HintType, HintWriter};

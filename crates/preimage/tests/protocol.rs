@@ -265,3 +265,24 @@ fn host_serves_a_client_process_over_fds_3_to_6() {
     assert!(matches!(run.error, Some(PreimageError::WrongPreimage { .. })), "{:?}", run.error);
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+/// A client that hangs without dying (it keeps fds 3–6 open and never asks) is killed at the deadline; the host
+/// returns and says why.
+#[test]
+fn a_hung_client_is_killed_at_the_deadline() {
+    let started = std::time::Instant::now();
+    let mut command = std::process::Command::new("sleep");
+    command.arg("30");
+    let run = keel_preimage::run_client_with_deadline(
+        command,
+        Limits::default(),
+        Some(std::time::Duration::from_millis(300)),
+        |_| Ok(None),
+        |_| {},
+    )
+    .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(!run.status.success());
+    let error = run.error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("did not finish in time"), "{error}");
+}
