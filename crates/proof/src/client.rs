@@ -115,13 +115,14 @@ fn load_boot<O: Oracle>(pre: &Preimages<'_, O>) -> Result<Boot, ProofError> {
     Ok(boot)
 }
 
-/// The output root of the block with `header` and `hash`, reading the message passer's account from its state.
-fn block_output_root<O: Oracle>(
-    pre: &Preimages<'_, O>,
-    header: &Header,
+/// The output root of a block with state root `state_root` and hash `hash`, reading the message passer's account
+/// through `nodes` (the oracle in the client, the store in a host).
+pub(crate) fn output_root_at(
+    nodes: impl NodeStore,
+    state_root: B256,
     hash: B256,
 ) -> Result<B256, ProofError> {
-    let trie = SecureTrie::open(header.state_root, pre);
+    let trie = SecureTrie::open(state_root, nodes);
     let storage_root = match trie.get(MESSAGE_PASSER_ADDRESS.as_slice())? {
         None => EMPTY_ROOT,
         Some(rlp) => {
@@ -134,7 +135,15 @@ fn block_output_root<O: Oracle>(
                 .storage_root
         }
     };
-    Ok(output_root(header.state_root, storage_root, hash))
+    Ok(output_root(state_root, storage_root, hash))
+}
+
+fn block_output_root<O: Oracle>(
+    pre: &Preimages<'_, O>,
+    header: &Header,
+    hash: B256,
+) -> Result<B256, ProofError> {
+    output_root_at(pre, header.state_root, hash)
 }
 
 /// The values of an ordered trie (transactions, withdrawals): index 0, 1, … until the first missing one.

@@ -4,9 +4,9 @@ use crate::{ProofError, CLAIMED_BLOCK_HASH};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Bytes, B256};
 use keel_preimage::{boot, Hint, HintType, KeyType, PreimageError, PreimageKey};
-use keel_primitives::{output_root, StateAccount, MESSAGE_PASSER_ADDRESS};
+use keel_primitives::MESSAGE_PASSER_ADDRESS;
 use keel_store::StoreSnapshot;
-use keel_trie::{NodeStore, SecureTrie, Trie, EMPTY_ROOT};
+use keel_trie::{NodeStore, SecureTrie, Trie};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The boot values of one claim (local keys 1–7).
@@ -74,16 +74,7 @@ impl DatadirHost {
             .snapshot
             .header(hash)?
             .ok_or_else(|| ProofError::Host(format!("block {hash} is not in the datadir")))?;
-        let trie = SecureTrie::open(header.state_root, &self.snapshot);
-        let storage_root = match trie.get(MESSAGE_PASSER_ADDRESS.as_slice())? {
-            None => EMPTY_ROOT,
-            Some(rlp) => {
-                alloy_rlp::decode_exact::<StateAccount>(&rlp)
-                    .map_err(|e| ProofError::Host(format!("message passer account: {e}")))?
-                    .storage_root
-            }
-        };
-        Ok(output_root(header.state_root, storage_root, hash))
+        crate::client::output_root_at(&self.snapshot, header.state_root, hash)
     }
 
     /// Boot values for a claim about canonical block `number` (the agreed block is its parent); the claimed
