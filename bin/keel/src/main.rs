@@ -1,6 +1,7 @@
 //! `keel`: the command-line entry point. Each subcommand lives in its own module and calls into the crates.
 
 mod bench;
+mod db;
 mod fixtures;
 mod node;
 mod prove;
@@ -41,6 +42,9 @@ enum Command {
     /// Serve one claim's preimages to any client program on fds 3–6: `keel host --block N [--datadir D | --kv DIR]
     /// -- CMD ARGS`; exits with the client's code.
     Host(prove::HostArgs),
+    /// Encrypted datadirs: `db init` (new datadir and key), `db rekey` (rotate the key), `db verify` (read and
+    /// authenticate every entry).
+    Db(db::Args),
     /// The proof client alone, on fds 3–6 (started by `keel prove` or any host speaking the protocol).
     Client,
 }
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::BenchProof(args) => bench::run_proof_bench(args),
         Command::Prove(args) => prove::prove(args),
         Command::Host(args) => prove::host(args),
+        Command::Db(args) => db::run(args),
         Command::Client => return prove::client(),
     };
     match result {

@@ -84,6 +84,12 @@ pub(crate) struct Args {
     /// Do not track transactions submitted through RPC as local.
     #[arg(long = "txpool.nolocals")]
     txpool_nolocals: bool,
+    /// Keep the datadir encrypted at rest (values sealed, keys hashed; see README): the key comes from
+    /// --key-file or KEEL_DB_KEY. A new datadir is created encrypted; `keel db init` does it ahead of time.
+    #[arg(long, conflicts_with_all = ["ephemeral", "verify_blocks"])]
+    encrypt: bool,
+    #[command(flatten)]
+    key: crate::db::KeyArgs,
     /// Judge every mined block with the fault-proof client in separate processes (`keel prove` over a recorded
     /// witness); verdicts are logged and served by `keel_blockVerdict(number)`.
     #[arg(long)]
@@ -127,6 +133,8 @@ const CONFIG_KEYS: &[(&str, Option<&str>)] = &[
     ("txpool.nolocals", None),
     ("revert-drops-transactions", None),
     ("verify-blocks", None),
+    ("encrypt", None),
+    ("key-file", Some("KEEL_KEY_FILE")),
 ];
 
 /// A Go-style duration: a sequence of numbers with units `h`, `m`, `s`, `ms` (`3h`, `1h30m`, `500ms`).
@@ -259,6 +267,7 @@ impl Args {
             }
             .sanitized(),
             reinject_on_revert: !self.revert_drops_transactions,
+            key: if self.encrypt { Some(self.key.require("--encrypt")?) } else { None },
         })
     }
 }

@@ -23,6 +23,9 @@ pub(crate) struct ProveArgs {
     /// Serve preimages from this keel datadir (the node must be stopped).
     #[arg(long, conflicts_with = "kv")]
     datadir: Option<PathBuf>,
+    /// The key of an encrypted `--datadir`.
+    #[command(flatten)]
+    key: crate::db::KeyArgs,
     /// Serve preimages from an offline key-value directory written by `--record` (no node, no datadir).
     #[arg(long, value_name = "DIR", conflicts_with = "rpc")]
     kv: Option<PathBuf>,
@@ -246,8 +249,10 @@ fn chain_spec(args: &ProveArgs) -> Result<keel_primitives::ChainSpec> {
 fn open_datadir(args: &ProveArgs) -> Result<Datadir> {
     let datadir = args.datadir.clone().unwrap_or_else(|| PathBuf::from(".keel"));
     let spec = chain_spec(args)?;
-    let store = keel_store::Store::open(&datadir)
-        .wrap_err_with(|| format!("--datadir {} (is a node still running on it?)", datadir.display()))?;
+    let key = args.key.load()?;
+    let store =
+        keel_store::Store::open_opts(&datadir, &keel_store::OpenOptions { key, ..Default::default() })
+            .wrap_err_with(|| format!("--datadir {} (is a node still running on it?)", datadir.display()))?;
     if store.snapshot()?.spec_hash()? != Some(spec.spec_hash()) {
         bail!("--datadir {} holds another chain: pass its genesis with --init", datadir.display());
     }

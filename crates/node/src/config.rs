@@ -29,6 +29,8 @@ pub struct NodeConfig {
     /// evm_revert puts the transactions of the blocks it unwinds back into the pool (a reorganisation, as geth
     /// handles them). `false` drops them, as anvil does (snapshot/revert test fixtures expect that).
     pub reinject_on_revert: bool,
+    /// The datadir's key: the chain database and the txpool journal are encrypted at rest (`keel_store::crypt`).
+    pub key: Option<keel_store::DbKey>,
 }
 
 impl Default for NodeConfig {
@@ -40,6 +42,7 @@ impl Default for NodeConfig {
             mining: Mining::Auto,
             pool: keel_txpool::PoolConfig::default(),
             reinject_on_revert: true,
+            key: None,
         }
     }
 }

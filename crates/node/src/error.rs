@@ -4,7 +4,7 @@ use keel_evm::revm::context::result::{ExecutionResult, HaltReason};
 /// Why a chain or node operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] keel_store::StoreError),
     #[error("execution: {0}")]
     Evm(#[from] keel_evm::EvmError),

@@ -17,7 +17,7 @@ use keel_evm::{
     BlockExecutor, Candidates, ExecutionConfig, RecoveredTx, StatePatch, StateProvider,
 };
 use keel_primitives::{ChainSpec, Sealed};
-use keel_store::{Store, StoreSnapshot};
+use keel_store::{OpenOptions, RecordCipher, Store, StoreSnapshot};
 use keel_txpool::{
     AccountState, BestTransactions, LocalTracker, Pool, PoolError, PoolHead, PoolTx, PooledTx, SystemClock,
     TxJournal, Validator,
@@ -147,6 +147,20 @@ pub struct Node {
     pub(crate) verifier: crate::verify::Verifier,
 }
 
+/// The txpool journal's records sealed with the datadir key.
+#[derive(Debug)]
+struct SealedJournal(RecordCipher);
+
+impl keel_txpool::RecordSealer for SealedJournal {
+    fn seal(&self, record: &[u8]) -> Vec<u8> {
+        self.0.seal(record)
+    }
+
+    fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.0.open(sealed)
+    }
+}
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -160,7 +174,9 @@ impl Node {
             None => dev.chain_spec().map_err(|e| NodeError::Config(e.to_string()))?,
         };
         let store = match &config.datadir {
-            Some(dir) => Store::open(dir)?,
+            Some(dir) => {
+                Store::open_opts(dir, &OpenOptions { key: config.key.clone(), ..Default::default() })?
+            }
             None => Store::memory(),
         };
         let chain = Chain::open(spec, store)?;
@@ -204,7 +220,14 @@ impl Node {
             auto_impersonate: false,
             reinject_on_revert: config.reinject_on_revert,
             locals: (!config.pool.no_locals).then(LocalTracker::default),
-            journal: config.pool.journal.clone().filter(|_| !config.pool.no_locals).map(TxJournal::new),
+            journal: config.pool.journal.clone().filter(|_| !config.pool.no_locals).map(|path| match &config
+                .key
+            {
+                Some(key) => {
+                    TxJournal::sealed(path, Arc::new(SealedJournal(RecordCipher::new(key, "txpool-journal"))))
+                }
+                None => TxJournal::new(path),
+            }),
             journaled_at: std::time::Instant::now(),
         };
         let node = Self {

@@ -41,9 +41,29 @@ pub enum StoreError {
     /// The write-ahead journal could not be read or written.
     #[error("journal {path}: {reason}")]
     Journal { path: String, reason: String },
-    /// A wrapped table layer (e.g. encryption) refused a value.
+    /// A datadir key could not be read or is malformed.
+    #[error("{origin}: {reason}")]
+    Key { origin: String, reason: String },
+    /// The datadir is encrypted and no key was given.
+    #[error("datadir {path} is encrypted (key id {key}): give its key with --encrypt and --key-file FILE or KEEL_DB_KEY")]
+    KeyRequired { path: String, key: String },
+    /// A key was given for a datadir that holds plain (unencrypted) data.
+    #[error("datadir {path} is not encrypted, but a key was given: drop --encrypt, or use a new datadir (`keel db init`)")]
+    NotEncrypted { path: String },
+    /// The key given is not the datadir's.
+    #[error(
+        "wrong key for datadir {path}: it is encrypted with key id {expected}, the key given has id {given}"
+    )]
+    WrongKey { path: String, expected: String, given: String },
+    /// A rekey was interrupted; the datadir cannot be used until it is finished.
+    #[error("datadir {path}: a rekey from key id {from} to key id {to} was interrupted; run `keel db rekey` again with the same keys to finish it")]
+    RekeyInterrupted { path: String, from: String, to: String },
+    /// Encrypted data failed authentication: it was altered, moved, or is not the datadir's.
+    #[error("table `{table}`: integrity check failed: {reason}")]
+    Integrity { table: &'static str, reason: String },
+    /// A lock was poisoned by a thread that panicked while holding it.
     #[error("table `{table}`: {reason}")]
-    Sealed { table: &'static str, reason: String },
+    Poisoned { table: &'static str, reason: String },
 }
 
 impl StoreError {

@@ -145,7 +145,7 @@ fn overlay_key(table: Table, key: &[u8]) -> Vec<u8> {
 }
 
 fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Sealed { table: "journal", reason: "lock poisoned by a panicked writer".into() }
+    StoreError::Poisoned { table: "journal", reason: "lock poisoned by a panicked writer".into() }
 }
 
 /// Encodes a batch as one journal record (header included).

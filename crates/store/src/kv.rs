@@ -168,7 +168,7 @@ impl KvRead for MemorySnapshot {
 }
 
 fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Sealed { table: "memory", reason: "lock poisoned by a panicked writer".into() }
+    StoreError::Poisoned { table: "memory", reason: "lock poisoned by a panicked writer".into() }
 }
 
 impl Kv for MemoryKv {

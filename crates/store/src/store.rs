@@ -1,7 +1,9 @@
 //! [`Store`]: keel's chain data on top of the table layer — blocks, receipts, transaction lookups, trie nodes,
 //! code and the flat state of the head — committed one block per atomic write.
 
-use crate::{CheckpointPolicy, JournalKv, Kv, KvRead, MemoryKv, RedbKv, StoreError, Table, WriteBatch};
+use crate::{
+    CheckpointPolicy, DbKey, JournalKv, Kv, KvRead, MemoryKv, RedbKv, StoreError, Table, WriteBatch,
+};
 use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, Sealed, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, Bytes, B256, U256};
@@ -75,6 +77,22 @@ pub enum InitOutcome {
     Existing { head_hash: B256, head_number: u64 },
 }
 
+/// How [`Store::open_opts`] opens a datadir.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// When the journal is written into redb.
+    pub checkpoint: CheckpointPolicy,
+    /// The datadir's key, for an encrypted datadir.
+    pub key: Option<DbKey>,
+}
+
+fn open_journal(dir: &Path, policy: CheckpointPolicy) -> Result<JournalKv, StoreError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|source| StoreError::Datadir { path: dir.display().to_string(), source })?;
+    let redb = RedbKv::open(&dir.join(DB_FILE))?;
+    JournalKv::open(Box::new(redb), &dir.join(JOURNAL_FILE), policy)
+}
+
 /// keel's chain database.
 #[derive(Debug)]
 pub struct Store {
@@ -91,11 +109,65 @@ impl Store {
 
     /// [`Store::open`] with another checkpoint policy for the journal.
     pub fn open_with(dir: &Path, policy: CheckpointPolicy) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::Datadir { path: dir.display().to_string(), source })?;
-        let redb = RedbKv::open(&dir.join(DB_FILE))?;
-        let journal = JournalKv::open(Box::new(redb), &dir.join(JOURNAL_FILE), policy)?;
-        Self::with_kv(Box::new(journal))
+        Self::open_opts(dir, &OpenOptions { checkpoint: policy, key: None })
+    }
+
+    /// Opens (creating if needed) the datadir `dir`, encrypted when `options.key` is given (see
+    /// [`crate::crypt`]): an empty datadir opened with a key becomes encrypted; an encrypted one opened without
+    /// its key, or a plain one opened with a key, is refused.
+    pub fn open_opts(dir: &Path, options: &OpenOptions) -> Result<Self, StoreError> {
+        let journal = open_journal(dir, options.checkpoint)?;
+        Self::with_kv(crate::crypt::wrap(Box::new(journal), options.key.as_ref(), dir)?)
+    }
+
+    /// Creates a new encrypted datadir for `key` (refusing one that already holds data).
+    pub fn init_encrypted(dir: &Path, key: &DbKey) -> Result<(), StoreError> {
+        let journal = open_journal(dir, CheckpointPolicy::default())?;
+        if crate::crypt::is_encrypted(&journal)? || crate::crypt::has_plain_version(&journal)? {
+            return Err(StoreError::Datadir {
+                path: dir.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already holds a datadir"),
+            });
+        }
+        crate::crypt::wrap(Box::new(journal), Some(key), dir)?;
+        Ok(())
+    }
+
+    /// Re-encrypts the datadir `dir` from key `old` to key `new` (see [`crate::crypt::rekey`]), committing
+    /// every `batch_size` entries; `progress(moved)` is called after each batch and stops the rekey (with
+    /// [`StoreError::RekeyInterrupted`]) by returning `false`. An interrupted run is finished by running it again
+    /// with the same keys.
+    pub fn rekey(
+        dir: &Path,
+        old: &DbKey,
+        new: &DbKey,
+        batch_size: usize,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<u64, StoreError> {
+        let journal = open_journal(dir, CheckpointPolicy::default())?;
+        let path = dir.display().to_string();
+        if !crate::crypt::is_encrypted(&journal)? {
+            return Err(StoreError::NotEncrypted { path });
+        }
+        crate::crypt::rekey(&journal, old, new, batch_size.max(1), &mut |moved| {
+            // Keep the overlay small: each batch goes to redb before the next scan.
+            journal.checkpoint()?;
+            if progress(moved) {
+                Ok(())
+            } else {
+                Err(StoreError::RekeyInterrupted {
+                    path: path.clone(),
+                    from: old.id().to_string(),
+                    to: new.id().to_string(),
+                })
+            }
+        })
+        .map_err(|e| match e {
+            StoreError::WrongKey { expected, given, .. } => {
+                StoreError::WrongKey { path: path.clone(), expected, given }
+            }
+            other => other,
+        })
     }
 
     /// An in-memory store (nothing survives the process).
@@ -140,6 +212,15 @@ impl Store {
             }
             let head = snapshot.require_head()?;
             return Ok(InitOutcome::Existing { head_hash: head.hash(), head_number: head.number });
+        }
+        // No chain spec: the datadir must then hold no chain at all (a lost spec entry must not start a new one).
+        for key in [META_VERSION, META_GENESIS, META_HEAD] {
+            if snapshot.kv.get(Table::Meta, key)?.is_some() {
+                return Err(StoreError::missing(Table::Meta, META_SPEC));
+            }
+        }
+        if snapshot.canonical_hash(0)?.is_some() {
+            return Err(StoreError::missing(Table::Meta, META_SPEC));
         }
         let mut batch = WriteBatch::default();
         batch.put(Table::Meta, META_VERSION, FORMAT_VERSION.to_be_bytes());
@@ -224,7 +305,7 @@ impl Store {
 }
 
 fn poisoned() -> StoreError {
-    StoreError::Sealed { table: "meta", reason: "writer lock poisoned by a panicked commit".into() }
+    StoreError::Poisoned { table: "meta", reason: "writer lock poisoned by a panicked commit".into() }
 }
 
 /// The flat-storage key of `slot` of `address`.

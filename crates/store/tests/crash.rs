@@ -3,6 +3,8 @@
 //! as head (at least the last one the child reported as committed), a canonical chain that links up, and a
 //! state that recomputes to the head's state root from the stored trie nodes and matches the flat tables.
 //!
+//! The same runs are made over an encrypted datadir (`keel_store::crypt`), whose commits seal every value.
+//!
 //! This file is its own test harness (`harness = false`): run without arguments it is the parent; with
 //! `KEEL_CRASH_CHILD=<dir>` set it is the child.
 #![allow(clippy::unwrap_used)]
@@ -10,7 +12,7 @@
 mod common;
 
 use common::{assert_chain_links, commit_child, init_dev, random_changes, Rng};
-use keel_store::{CheckpointPolicy, Store};
+use keel_store::{CheckpointPolicy, DbKey, OpenOptions, Store};
 use std::{
     io::{BufRead, BufReader, Write},
     process::{Command, Stdio},
@@ -19,6 +21,16 @@ use std::{
 
 const CHILD_ENV: &str = "KEEL_CRASH_CHILD";
 const SEED_ENV: &str = "KEEL_CRASH_SEED";
+const ENCRYPT_ENV: &str = "KEEL_CRASH_ENCRYPT";
+
+/// The key of the encrypted runs (fixed: the test is about crashes, not keys).
+fn test_key() -> DbKey {
+    DbKey::from_bytes([0x42; 32])
+}
+
+fn open(dir: &std::path::Path, encrypted: bool, checkpoint: CheckpointPolicy) -> Store {
+    Store::open_opts(dir, &OpenOptions { checkpoint, key: encrypted.then(test_key) }).unwrap()
+}
 
 fn main() {
     match std::env::var(CHILD_ENV) {
@@ -31,7 +43,7 @@ fn main() {
 fn child(dir: &str) {
     // Checkpoint every few blocks, so kills land in checkpoints and journal appends alike.
     let policy = CheckpointPolicy { max_bytes: 64 * 1024, max_age: Duration::from_millis(3) };
-    let store = Store::open_with(std::path::Path::new(dir), policy).unwrap();
+    let store = open(std::path::Path::new(dir), std::env::var_os(ENCRYPT_ENV).is_some(), policy);
     let (mut parent, mut parent_hash) = match store.snapshot().unwrap().head().unwrap() {
         Some(head) => (head.inner().clone(), head.hash()),
         None => init_dev(&store),
@@ -48,12 +60,24 @@ fn child(dir: &str) {
 }
 
 fn parent() {
+    let rounds = 10;
+    for encrypted in [false, true] {
+        kill_rounds(encrypted, rounds);
+    }
+    println!("test result: ok. crash consistency held over {rounds} kills, plain and encrypted");
+}
+
+fn kill_rounds(encrypted: bool, rounds: u64) {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut rng = Rng(0x00c0_ffee);
-    let rounds = 10;
+    let kind = if encrypted { "encrypted" } else { "plain" };
     for round in 0..rounds {
-        let mut child = Command::new(&exe)
+        let mut command = Command::new(&exe);
+        if encrypted {
+            command.env(ENCRYPT_ENV, "1");
+        }
+        let mut child = command
             .env(CHILD_ENV, dir.path())
             .env(SEED_ENV, (round + 1).to_string())
             .stdout(Stdio::piped())
@@ -73,16 +97,15 @@ fn parent() {
         child.kill().unwrap();
         child.wait().unwrap();
 
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path(), encrypted, CheckpointPolicy::default());
         let snapshot = store.snapshot().unwrap();
         let head = snapshot.head().unwrap().expect("no head after crash");
         assert!(head.number >= reported, "round {round}: head {} but child reported {reported}", head.number);
         let check = snapshot.check_state(head.state_root).unwrap();
         let linked = assert_chain_links(&store);
         println!(
-            "round {round}: killed after block {reported}; reopened at head {} ({} accounts, {} slots, {linked} blocks linked)",
+            "{kind} round {round}: killed after block {reported}; reopened at head {} ({} accounts, {} slots, {linked} blocks linked)",
             head.number, check.accounts, check.storage_slots
         );
     }
-    println!("test result: ok. crash consistency held over {rounds} kills");
 }

@@ -27,7 +27,7 @@ mod tx;
 pub use best::BestTransactions;
 pub use config::{PoolConfig, TX_MAX_SIZE, TX_SLOT_SIZE};
 pub use error::{PoolError, Shortfall};
-pub use locals::{JournalError, LocalTracker, TxJournal};
+pub use locals::{JournalError, LocalTracker, RecordSealer, TxJournal};
 pub use pool::{AccountState, AddReport, Added, Pool, PoolHead, PoolStatus};
 pub use tx::{PoolTx, PooledTx, Validator};
 

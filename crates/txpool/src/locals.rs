@@ -7,6 +7,11 @@
 //! as a list, a typed one as a string), appended to on every submission and rewritten from the tracked set every
 //! `rejournal` interval through a temporary file and a rename. A corrupt or truncated tail (a crash mid-append)
 //! ends the load with a warning; everything before it is kept.
+//!
+//! For an encrypted datadir the journal is sealed ([`TxJournal::sealed`]): each transaction's RLP is sealed by a
+//! [`RecordSealer`] and written as `len u32 LE ‖ sealed bytes` after the magic `keel sealed txs v1\n`. A record
+//! that fails to open (altered, or sealed under another key) ends the load with a warning, like a corrupt tail:
+//! nothing unauthenticated reaches the pool.
 
 use alloy_consensus::TxEnvelope;
 use alloy_primitives::{Address, B256};
@@ -26,16 +31,90 @@ pub struct JournalError {
     pub reason: String,
 }
 
+/// Seals and opens journal records (encryption at rest; implemented by the store's cipher).
+pub trait RecordSealer: Send + Sync + std::fmt::Debug {
+    /// The sealed form of `record`.
+    fn seal(&self, record: &[u8]) -> Vec<u8>;
+    /// The record `sealed` holds, or `None` if it does not authenticate.
+    fn open(&self, sealed: &[u8]) -> Option<Vec<u8>>;
+}
+
+const SEALED_MAGIC: &[u8] = b"keel sealed txs v1\n";
+
 /// The on-disk journal of local transactions.
 #[derive(Debug)]
 pub struct TxJournal {
     path: PathBuf,
     writer: Option<File>,
+    sealer: Option<std::sync::Arc<dyn RecordSealer>>,
 }
 
 impl TxJournal {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), writer: None }
+        Self { path: path.into(), writer: None, sealer: None }
+    }
+
+    /// A journal whose records are sealed by `sealer`.
+    pub fn sealed(path: impl Into<PathBuf>, sealer: std::sync::Arc<dyn RecordSealer>) -> Self {
+        Self { path: path.into(), writer: None, sealer: Some(sealer) }
+    }
+
+    /// One transaction as it goes into the file.
+    fn record(&self, tx: &TxEnvelope, out: &mut Vec<u8>) {
+        match &self.sealer {
+            None => tx.encode(out),
+            Some(sealer) => {
+                let mut plain = Vec::with_capacity(tx.length());
+                tx.encode(&mut plain);
+                let sealed = sealer.seal(&plain);
+                out.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+                out.extend_from_slice(&sealed);
+            }
+        }
+    }
+
+    /// Decodes a sealed journal's records.
+    fn load_sealed(&self, sealer: &dyn RecordSealer, bytes: &[u8]) -> Result<Vec<TxEnvelope>, JournalError> {
+        let Some(mut buf) = bytes.strip_prefix(SEALED_MAGIC) else {
+            return Err(
+                self.error("not a sealed journal (the datadir is encrypted, so the journal must be too)")
+            );
+        };
+        let mut txs = Vec::new();
+        while !buf.is_empty() {
+            let offset = bytes.len() - buf.len();
+            let record = (buf.len() >= 4)
+                .then(|| u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize)
+                .filter(|len| buf.len() - 4 >= *len)
+                .map(|len| (&buf[4..4 + len], len))
+                .ok_or("truncated record")
+                .and_then(|(sealed, len)| {
+                    Ok((sealer.open(sealed).ok_or("record fails authentication")?, len))
+                })
+                .and_then(|(plain, len)| {
+                    let tx = TxEnvelope::decode(&mut plain.as_slice())
+                        .map_err(|_| "sealed record is not a transaction")?;
+                    Ok((tx, len))
+                });
+            match record {
+                Ok((tx, len)) => {
+                    txs.push(tx);
+                    buf = &buf[4 + len..];
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        journal = %self.path.display(),
+                        offset,
+                        dropped_bytes = bytes.len() - offset,
+                        error,
+                        "sealed txpool journal ends in a bad record; keeping the {} transactions before it",
+                        txs.len()
+                    );
+                    break;
+                }
+            }
+        }
+        Ok(txs)
     }
 
     pub fn path(&self) -> &Path {
@@ -54,6 +133,12 @@ impl TxJournal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.error(format!("read: {e}"))),
         };
+        if let Some(sealer) = &self.sealer {
+            if bytes.is_empty() {
+                return Ok(Vec::new());
+            }
+            return self.load_sealed(&**sealer, &bytes);
+        }
         let mut buf = bytes.as_slice();
         let mut txs = Vec::new();
         while !buf.is_empty() {
@@ -79,15 +164,19 @@ impl TxJournal {
     /// Appends one transaction.
     pub fn insert(&mut self, tx: &TxEnvelope) -> Result<(), JournalError> {
         if self.writer.is_none() {
-            let file = File::options()
+            let mut file = File::options()
                 .create(true)
                 .append(true)
                 .open(&self.path)
                 .map_err(|e| self.error(format!("open for append: {e}")))?;
+            let empty = file.metadata().map_err(|e| self.error(format!("stat: {e}")))?.len() == 0;
+            if empty && self.sealer.is_some() {
+                file.write_all(SEALED_MAGIC).map_err(|e| self.error(format!("append: {e}")))?;
+            }
             self.writer = Some(file);
         }
-        let mut out = Vec::with_capacity(tx.length());
-        tx.encode(&mut out);
+        let mut out = Vec::with_capacity(tx.length() + 64);
+        self.record(tx, &mut out);
         let result = self.writer.as_mut().map(|w| w.write_all(&out));
         match result {
             Some(Ok(())) => Ok(()),
@@ -105,9 +194,12 @@ impl TxJournal {
         self.writer = None;
         let tmp = self.path.with_extension("new");
         let mut out = Vec::new();
+        if self.sealer.is_some() {
+            out.extend_from_slice(SEALED_MAGIC);
+        }
         let mut count = 0;
         for tx in txs {
-            tx.encode(&mut out);
+            self.record(tx, &mut out);
             count += 1;
         }
         std::fs::write(&tmp, &out).map_err(|e| self.error(format!("write {}: {e}", tmp.display())))?;
