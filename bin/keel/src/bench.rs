@@ -24,7 +24,7 @@ pub(crate) fn run_bench(args: Args) -> eyre::Result<ExitCode> {
     let kinds = if args.workloads.is_empty() { WorkloadKind::ALL.to_vec() } else { args.workloads };
     if !args.json {
         println!(
-            "{:<10} {:>6} {:>6} {:>9} {:>12} {:>12} {:>12} {:>10} {:>10}",
+            "{:<10} {:>6} {:>6} {:>9} {:>12} {:>12} {:>13} {:>13} {:>10} {:>11} {:>12}",
             "workload",
             "blocks",
             "txs",
@@ -32,8 +32,10 @@ pub(crate) fn run_bench(args: Args) -> eyre::Result<ExitCode> {
             "revm Mgas/s",
             "exec Mgas/s",
             "import Mgas/s",
+            "enc. Mgas/s",
             "exec/revm",
-            "import/revm"
+            "import/revm",
+            "enc. cost %"
         );
     }
     for kind in kinds {
@@ -45,7 +47,7 @@ pub(crate) fn run_bench(args: Args) -> eyre::Result<ExitCode> {
             println!("{}", serde_json::to_string(&report)?);
         } else {
             println!(
-                "{:<10} {:>6} {:>6} {:>9.1} {:>12.1} {:>12.1} {:>12.1} {:>10.2} {:>10.2}",
+                "{:<10} {:>6} {:>6} {:>9.1} {:>12.1} {:>12.1} {:>13.1} {:>13.1} {:>10.2} {:>11.2} {:>12.1}",
                 report.workload,
                 report.blocks,
                 report.transactions,
@@ -53,8 +55,10 @@ pub(crate) fn run_bench(args: Args) -> eyre::Result<ExitCode> {
                 report.revm.mgas_per_second,
                 report.execute.mgas_per_second,
                 report.import.mgas_per_second,
+                report.import_encrypted.mgas_per_second,
                 report.execute_over_revm,
                 report.import_over_revm,
+                report.encryption_overhead * 100.0,
             );
         }
     }

@@ -25,7 +25,8 @@ enum Command {
     Statetest(fixtures::Args),
     /// Run ethereum/tests BlockchainTests through keel's node import path (store, executor, trie).
     Blocktest(fixtures::Args),
-    /// Measure execution throughput: bare revm vs keel's executor vs keel's full import (redb).
+    /// Measure execution throughput: bare revm vs keel's executor vs keel's full import (redb), plain and
+    /// encrypted.
     Bench(bench::Args),
     /// Benchmark `keel node` against anvil over JSON-RPC: transaction throughput by chain height, call rates,
     /// memory and start-up.

@@ -39,6 +39,10 @@ pub struct BenchReport {
     pub revm: ModeResult,
     pub execute: ModeResult,
     pub import: ModeResult,
+    /// The same import into an encrypted datadir (`keel node --encrypt`).
+    pub import_encrypted: ModeResult,
+    /// How much slower the encrypted import is: 1 − encrypted Mgas/s ÷ plain Mgas/s.
+    pub encryption_overhead: f64,
     /// import Mgas/s ÷ bare revm Mgas/s.
     pub import_over_revm: f64,
     /// execute Mgas/s ÷ bare revm Mgas/s.
@@ -154,8 +158,17 @@ fn run_revm(prepared: &Prepared) -> Result<(Duration, u64), BenchError> {
 
 /// A fresh chain in a temporary redb datadir, with the setup blocks imported.
 fn fresh_chain(prepared: &Prepared) -> Result<(tempfile::TempDir, Chain), BenchError> {
+    fresh_chain_with(prepared, None)
+}
+
+/// [`fresh_chain`], encrypted with `key` if given.
+fn fresh_chain_with(
+    prepared: &Prepared,
+    key: Option<keel_store::DbKey>,
+) -> Result<(tempfile::TempDir, Chain), BenchError> {
     let dir = tempfile::tempdir()?;
-    let chain = Chain::open(prepared.spec.clone(), Store::open(dir.path())?)?;
+    let store = Store::open_opts(dir.path(), &keel_store::OpenOptions { key, ..Default::default() })?;
+    let chain = Chain::open(prepared.spec.clone(), store)?;
     for block in &prepared.setup {
         chain.import(block)?;
     }
@@ -189,7 +202,18 @@ fn run_execute(prepared: &Prepared) -> Result<(Duration, u64), BenchError> {
 
 /// (c) keel's full import: recovery, execution, header checks incl. state root, redb commit.
 fn run_import(prepared: &Prepared) -> Result<(Duration, u64), BenchError> {
-    let (_dir, chain) = fresh_chain(prepared)?;
+    import_into(prepared, fresh_chain(prepared)?)
+}
+
+/// (d) the same import into an encrypted datadir.
+fn run_import_encrypted(prepared: &Prepared) -> Result<(Duration, u64), BenchError> {
+    import_into(prepared, fresh_chain_with(prepared, Some(keel_store::DbKey::from_bytes([0x5e; 32])))?)
+}
+
+fn import_into(
+    prepared: &Prepared,
+    (_dir, chain): (tempfile::TempDir, Chain),
+) -> Result<(Duration, u64), BenchError> {
     let mut gas = 0;
     let start = Instant::now();
     for (block, _) in &prepared.blocks {
@@ -213,12 +237,13 @@ fn mode(name: &'static str, gas: u64, samples: Vec<Duration>) -> ModeResult {
 pub fn run(workload: &Workload, repeats: usize) -> Result<BenchReport, BenchError> {
     let repeats = repeats.max(1);
     let prepared = prepare(workload)?;
-    let (mut revm, mut execute, mut import) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut revm, mut execute, mut import, mut encrypted) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeats {
         for (samples, runner) in [
             (&mut revm, run_revm as fn(&Prepared) -> Result<(Duration, u64), BenchError>),
             (&mut execute, run_execute),
             (&mut import, run_import),
+            (&mut encrypted, run_import_encrypted),
         ] {
             let (elapsed, gas) = runner(&prepared)?;
             if gas != prepared.gas {
@@ -233,12 +258,15 @@ pub fn run(workload: &Workload, repeats: usize) -> Result<BenchReport, BenchErro
     let revm = mode("revm", prepared.gas, revm);
     let execute = mode("execute", prepared.gas, execute);
     let import = mode("import", prepared.gas, import);
+    let import_encrypted = mode("import-encrypted", prepared.gas, encrypted);
     Ok(BenchReport {
         workload: workload.kind.name(),
         blocks: prepared.blocks.len(),
         transactions: prepared.blocks.iter().map(|(b, _)| b.body.transactions.len()).sum(),
         repeats,
         import_over_revm: import.mgas_per_second / revm.mgas_per_second,
+        encryption_overhead: 1.0 - import_encrypted.mgas_per_second / import.mgas_per_second,
+        import_encrypted,
         execute_over_revm: execute.mgas_per_second / revm.mgas_per_second,
         revm,
         execute,

@@ -168,7 +168,12 @@ struct Cipher {
     gen: u8,
     nonce_prefix: [u8; 16],
     counter: AtomicU64,
+    /// address → its 8-byte storage-key prefix: storage keys come in runs per contract, so this saves one of
+    /// the two keyed hashes per storage read or write. Cleared when it reaches [`ADDRESS_CACHE_LIMIT`].
+    address_prefixes: std::sync::Mutex<std::collections::HashMap<[u8; 20], [u8; 8]>>,
 }
+
+const ADDRESS_CACHE_LIMIT: usize = 1 << 16;
 
 impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,7 +198,28 @@ impl Cipher {
             gen,
             nonce_prefix,
             counter: AtomicU64::new(0),
+            address_prefixes: Default::default(),
         }
+    }
+
+    /// The storage-key prefix of the 20-byte `address`.
+    fn address_prefix(&self, address: &[u8]) -> [u8; 8] {
+        let compute = || {
+            let mut prefix = [0u8; 8];
+            prefix.copy_from_slice(&self.keyed_hash(b'a', Table::Storage, address)[..8]);
+            prefix
+        };
+        let Ok(address) = <[u8; 20]>::try_from(address) else { return compute() };
+        let Ok(mut cache) = self.address_prefixes.lock() else { return compute() };
+        if let Some(prefix) = cache.get(&address) {
+            return *prefix;
+        }
+        if cache.len() >= ADDRESS_CACHE_LIMIT {
+            cache.clear();
+        }
+        let prefix = compute();
+        cache.insert(address, prefix);
+        prefix
     }
 
     fn keyed_hash(&self, domain: u8, table: Table, key: &[u8]) -> [u8; 32] {
@@ -209,7 +235,7 @@ impl Cipher {
         let mut stored = Vec::with_capacity(41);
         stored.push(self.gen);
         if table == Table::Storage && key.len() >= 20 {
-            stored.extend_from_slice(&self.keyed_hash(b'a', table, &key[..20])[..8]);
+            stored.extend_from_slice(&self.address_prefix(&key[..20]));
         }
         stored.extend_from_slice(&self.keyed_hash(b'k', table, key));
         stored
@@ -219,7 +245,7 @@ impl Cipher {
     fn stored_prefix(&self, table: Table, prefix: &[u8]) -> Vec<u8> {
         let mut stored = vec![self.gen];
         if table == Table::Storage && prefix.len() >= 20 {
-            stored.extend_from_slice(&self.keyed_hash(b'a', table, &prefix[..20])[..8]);
+            stored.extend_from_slice(&self.address_prefix(&prefix[..20]));
         }
         stored
     }
@@ -428,6 +454,17 @@ pub fn wrap(inner: Box<dyn Kv>, key: Option<&DbKey>, dir: &Path) -> Result<Box<d
 /// Whether the table layer belongs to an encrypted datadir (it holds the marker).
 pub fn is_encrypted(kv: &dyn Kv) -> Result<bool, StoreError> {
     Ok(read_marker(kv)?.is_some())
+}
+
+/// The key id an encrypted table layer's entries are under, when no rekey is under way.
+pub(crate) fn current_key(kv: &dyn Kv) -> Result<Option<KeyId>, StoreError> {
+    match read_marker(kv)? {
+        Some(raw) => {
+            let marker = Marker::decode(&raw)?;
+            Ok(marker.pending.is_none().then_some(marker.key))
+        }
+        None => Ok(None),
+    }
 }
 
 /// A plain datadir's format-version entry, visible without a key (used to tell plain from empty).
@@ -662,25 +699,43 @@ impl RecordCipher {
 
     /// `nonce ‖ ciphertext ‖ tag`.
     pub fn seal(&self, record: &[u8]) -> Vec<u8> {
+        self.seal_with(record, &[])
+    }
+
+    /// The record, if `sealed` authenticates.
+    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.open_with(sealed, &[])
+    }
+
+    fn aad(&self, context: &[u8]) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(self.label.len() + context.len());
+        aad.extend_from_slice(&self.label);
+        aad.extend_from_slice(context);
+        aad
+    }
+
+    /// [`RecordCipher::seal`] with `context` (e.g. the record's position) bound in as associated data.
+    pub fn seal_with(&self, record: &[u8], context: &[u8]) -> Vec<u8> {
+        let aad = self.aad(context);
         let mut nonce = [0u8; NONCE_LEN];
         nonce[..16].copy_from_slice(&self.nonce_prefix);
         nonce[16..].copy_from_slice(&self.counter.fetch_add(1, Ordering::Relaxed).to_le_bytes());
         let mut out = nonce.to_vec();
         // Encryption only fails for plaintexts beyond 2^38 bytes, which no record comes near.
-        if let Ok(sealed) = self.aead.encrypt(&XNonce::from(nonce), Payload { msg: record, aad: &self.label })
-        {
+        if let Ok(sealed) = self.aead.encrypt(&XNonce::from(nonce), Payload { msg: record, aad: &aad }) {
             out.extend_from_slice(&sealed);
         }
         out
     }
 
-    /// The record, if `sealed` authenticates.
-    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+    /// The record, if `sealed` authenticates with `context`.
+    pub fn open_with(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+        let aad = self.aad(context);
         if sealed.len() < NONCE_LEN + TAG_LEN {
             return None;
         }
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&sealed[..NONCE_LEN]);
-        self.aead.decrypt(&XNonce::from(nonce), Payload { msg: &sealed[NONCE_LEN..], aad: &self.label }).ok()
+        self.aead.decrypt(&XNonce::from(nonce), Payload { msg: &sealed[NONCE_LEN..], aad: &aad }).ok()
     }
 }

@@ -23,8 +23,15 @@
 //! Record layout (all integers little-endian): `len: u32, crc32(payload): u32, payload`, where the payload is
 //! `count: u32` then per operation `kind: u8 (0 put, 1 delete), table: u8, key_len: u32, key` and for a put
 //! `value_len: u32, value`. The file starts with the 16-byte magic `keel journal v1\n`.
+//!
+//! Sealed (an encrypted datadir, [`JournalKv::open_sealed`]): the file starts with `keel journal s1\n`, and each
+//! record's payload is sealed whole by a [`RecordCipher`] with the record's index in the file as associated
+//! data (the CRC covers the sealed bytes), so one AEAD per block instead of one per entry; the layers hold
+//! plain values in memory, and the inner store (an [`crate::EncryptedKv`]) seals entry by entry when the
+//! checkpoint thread writes them. A record whose CRC holds but which fails authentication was altered: the
+//! journal is refused with an integrity error instead of being replayed.
 
-use crate::{Kv, KvRead, StoreError, Table, WriteBatch, WriteOp};
+use crate::{Kv, KvRead, RecordCipher, StoreError, Table, WriteBatch, WriteOp};
 use imbl::OrdMap;
 use std::{
     fs::File,
@@ -39,6 +46,7 @@ use std::{
 };
 
 const MAGIC: &[u8; 16] = b"keel journal v1\n";
+const SEALED_MAGIC: &[u8; 16] = b"keel journal s1\n";
 const PUT: u8 = 0;
 const DELETE: u8 = 1;
 
@@ -72,6 +80,10 @@ struct Journal {
     oldest: Option<Instant>,
     /// Set when an append failed and the file could not be cut back: further writes are refused.
     broken: Option<String>,
+    /// Seals record payloads (an encrypted datadir).
+    sealer: Option<Arc<RecordCipher>>,
+    /// Records in the file (the next record's index, bound into its seal).
+    records: u64,
 }
 
 impl Journal {
@@ -94,8 +106,20 @@ impl Journal {
             return Err(self.error(format!("append failed: {e}")));
         }
         self.len += record.len() as u64;
+        self.records += 1;
         self.oldest.get_or_insert_with(Instant::now);
         Ok(())
+    }
+
+    /// `encode_record`'s output with its payload sealed, if this journal seals.
+    fn frame(&self, mut record: Vec<u8>) -> Vec<u8> {
+        let Some(sealer) = &self.sealer else { return record };
+        let sealed = sealer.seal_with(&record[8..], &self.records.to_le_bytes());
+        record.truncate(8);
+        record[..4].copy_from_slice(&(sealed.len() as u32).to_le_bytes());
+        record[4..8].copy_from_slice(&crc32fast::hash(&sealed).to_le_bytes());
+        record.extend_from_slice(&sealed);
+        record
     }
 
     /// Empties the journal after a checkpoint.
@@ -103,6 +127,7 @@ impl Journal {
         self.file.set_len(MAGIC.len() as u64).map_err(|e| self.error(format!("truncate: {e}")))?;
         self.file.seek(SeekFrom::Start(MAGIC.len() as u64)).map_err(|e| self.error(format!("seek: {e}")))?;
         self.len = MAGIC.len() as u64;
+        self.records = 0;
         self.oldest = None;
         Ok(())
     }
@@ -231,7 +256,7 @@ fn decode_payload(payload: &[u8]) -> Result<Vec<Entry>, String> {
 }
 
 /// Replays the journal file at `path` into `overlay`; returns the length of its valid prefix (0: no file).
-fn replay(path: &Path, overlay: &mut Overlay) -> Result<usize, StoreError> {
+fn replay(path: &Path, overlay: &mut Overlay, sealer: Option<&RecordCipher>) -> Result<usize, StoreError> {
     let error = |reason: String| StoreError::Journal { path: path.display().to_string(), reason };
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
@@ -241,8 +266,15 @@ fn replay(path: &Path, overlay: &mut Overlay) -> Result<usize, StoreError> {
     if bytes.is_empty() {
         return Ok(0);
     }
-    if !bytes.starts_with(MAGIC) {
-        return Err(error("not a keel journal (bad header); was the file replaced?".into()));
+    match (bytes.starts_with(MAGIC), bytes.starts_with(SEALED_MAGIC), sealer.is_some()) {
+        (true, _, false) | (_, true, true) => {}
+        (true, _, true) => {
+            return Err(error(
+                "the datadir is encrypted but its journal is not sealed; was the file replaced?".into(),
+            ))
+        }
+        (_, true, false) => return Err(error("the journal is sealed: the datadir needs its key".into())),
+        _ => return Err(error("not a keel journal (bad header); was the file replaced?".into())),
     }
     let mut at = MAGIC.len();
     let mut records = 0usize;
@@ -253,6 +285,23 @@ fn replay(path: &Path, overlay: &mut Overlay) -> Result<usize, StoreError> {
         if crc32fast::hash(payload) != crc {
             break;
         }
+        let opened;
+        let payload = match sealer {
+            None => payload,
+            Some(sealer) => {
+                opened = sealer.open_with(payload, &(records as u64).to_le_bytes()).ok_or_else(|| {
+                    StoreError::Integrity {
+                        table: "journal",
+                        reason: format!(
+                            "{}: record {records} at byte {at} fails authentication (altered, reordered, or \
+                             sealed under another key)",
+                            path.display()
+                        ),
+                    }
+                })?;
+                &opened[..]
+            }
+        };
         let entries = decode_payload(payload)
             .map_err(|reason| error(format!("record at byte {at} is malformed: {reason}")))?;
         for (key, value) in entries {
@@ -288,10 +337,11 @@ fn write_overlay(inner: &dyn Kv, overlay: &Overlay) -> Result<(), StoreError> {
     inner.write(batch)
 }
 
-fn create_journal(path: &Path) -> Result<File, StoreError> {
+fn create_journal(path: &Path, sealed: bool) -> Result<File, StoreError> {
     let error = |reason: String| StoreError::Journal { path: path.display().to_string(), reason };
     let mut file = File::create(path).map_err(|e| error(format!("create: {e}")))?;
-    file.write_all(MAGIC).map_err(|e| error(format!("write header: {e}")))?;
+    file.write_all(if sealed { SEALED_MAGIC } else { MAGIC })
+        .map_err(|e| error(format!("write header: {e}")))?;
     Ok(file)
 }
 
@@ -300,11 +350,21 @@ impl JournalKv {
     /// checkpoint cut short left in `path` + `.frozen`), writes that into `inner`, and starts the checkpoint
     /// thread.
     pub fn open(inner: Box<dyn Kv>, path: &Path, policy: CheckpointPolicy) -> Result<Self, StoreError> {
+        Self::open_sealed(inner, path, policy, None)
+    }
+
+    /// [`JournalKv::open`] for an encrypted datadir: records are sealed by `sealer` (see the module docs).
+    pub fn open_sealed(
+        inner: Box<dyn Kv>,
+        path: &Path,
+        policy: CheckpointPolicy,
+        sealer: Option<Arc<RecordCipher>>,
+    ) -> Result<Self, StoreError> {
         let frozen_path = path.with_extension("journal-frozen");
         let mut overlay = Overlay::new();
         // Oldest first: the frozen journal's batches precede the live one's.
-        replay(&frozen_path, &mut overlay)?;
-        replay(path, &mut overlay)?;
+        replay(&frozen_path, &mut overlay, sealer.as_deref())?;
+        replay(path, &mut overlay, sealer.as_deref())?;
         if !overlay.is_empty() {
             write_overlay(&*inner, &overlay)?;
         }
@@ -314,9 +374,16 @@ impl JournalKv {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(error(format!("remove {}: {e}", frozen_path.display()))),
         }
-        let file = create_journal(path)?;
-        let journal =
-            Journal { file, path: path.to_path_buf(), len: MAGIC.len() as u64, oldest: None, broken: None };
+        let file = create_journal(path, sealer.is_some())?;
+        let journal = Journal {
+            file,
+            path: path.to_path_buf(),
+            len: MAGIC.len() as u64,
+            oldest: None,
+            broken: None,
+            sealer,
+            records: 0,
+        };
         let shared = Arc::new(Shared {
             inner,
             layers: RwLock::new(Layers::default()),
@@ -388,8 +455,9 @@ impl Shared {
     fn freeze(&self, journal: &mut Journal) -> Result<Overlay, StoreError> {
         std::fs::rename(&journal.path, &self.frozen_path)
             .map_err(|e| journal.error(format!("rename: {e}")))?;
-        journal.file = create_journal(&journal.path)?;
+        journal.file = create_journal(&journal.path, journal.sealer.is_some())?;
         journal.len = MAGIC.len() as u64;
+        journal.records = 0;
         journal.oldest = None;
         let mut layers = self.layers.write().map_err(poisoned)?;
         let frozen = std::mem::take(&mut layers.live);
@@ -467,7 +535,8 @@ impl Kv for JournalKv {
 
     fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut journal = self.shared.journal.lock().map_err(poisoned)?;
-        journal.append(&encode_record(&batch))?;
+        let record = journal.frame(encode_record(&batch));
+        journal.append(&record)?;
         {
             let mut layers = self.shared.layers.write().map_err(poisoned)?;
             for op in batch.ops {

@@ -86,11 +86,23 @@ pub struct OpenOptions {
     pub key: Option<DbKey>,
 }
 
-fn open_journal(dir: &Path, policy: CheckpointPolicy) -> Result<JournalKv, StoreError> {
+fn open_redb(dir: &Path) -> Result<RedbKv, StoreError> {
     std::fs::create_dir_all(dir)
         .map_err(|source| StoreError::Datadir { path: dir.display().to_string(), source })?;
-    let redb = RedbKv::open(&dir.join(DB_FILE))?;
-    JournalKv::open(Box::new(redb), &dir.join(JOURNAL_FILE), policy)
+    RedbKv::open(&dir.join(DB_FILE))
+}
+
+/// The journal's record cipher for a datadir key.
+fn journal_cipher(key: &DbKey) -> std::sync::Arc<crate::RecordCipher> {
+    std::sync::Arc::new(crate::RecordCipher::new(key, "journal"))
+}
+
+/// Whether the datadir's journal files hold any record (beyond their 16-byte header).
+fn journal_has_records(dir: &Path) -> bool {
+    let journal = dir.join(JOURNAL_FILE);
+    [journal.with_extension("journal-frozen"), journal]
+        .iter()
+        .any(|path| std::fs::metadata(path).is_ok_and(|m| m.len() > 16))
 }
 
 /// keel's chain database.
@@ -115,21 +127,35 @@ impl Store {
     /// Opens (creating if needed) the datadir `dir`, encrypted when `options.key` is given (see
     /// [`crate::crypt`]): an empty datadir opened with a key becomes encrypted; an encrypted one opened without
     /// its key, or a plain one opened with a key, is refused.
+    ///
+    /// The layers, top down: the journal ([`JournalKv`]: plain values in memory, each block's record sealed whole
+    /// in the journal file), then [`crate::EncryptedKv`] (each entry sealed, keys hashed, as the checkpoint
+    /// thread writes them), then redb.
     pub fn open_opts(dir: &Path, options: &OpenOptions) -> Result<Self, StoreError> {
-        let journal = open_journal(dir, options.checkpoint)?;
-        Self::with_kv(crate::crypt::wrap(Box::new(journal), options.key.as_ref(), dir)?)
+        let redb = open_redb(dir)?;
+        if options.key.is_some() && !crate::crypt::is_encrypted(&redb)? && journal_has_records(dir) {
+            // Plain batches still in the journal: this is a plain datadir, even if redb looks empty.
+            return Err(StoreError::NotEncrypted { path: dir.display().to_string() });
+        }
+        let inner = crate::crypt::wrap(Box::new(redb), options.key.as_ref(), dir)?;
+        let sealer = options.key.as_ref().map(journal_cipher);
+        let journal = JournalKv::open_sealed(inner, &dir.join(JOURNAL_FILE), options.checkpoint, sealer)?;
+        Self::with_kv(Box::new(journal))
     }
 
     /// Creates a new encrypted datadir for `key` (refusing one that already holds data).
     pub fn init_encrypted(dir: &Path, key: &DbKey) -> Result<(), StoreError> {
-        let journal = open_journal(dir, CheckpointPolicy::default())?;
-        if crate::crypt::is_encrypted(&journal)? || crate::crypt::has_plain_version(&journal)? {
+        let redb = open_redb(dir)?;
+        if crate::crypt::is_encrypted(&redb)?
+            || crate::crypt::has_plain_version(&redb)?
+            || journal_has_records(dir)
+        {
             return Err(StoreError::Datadir {
                 path: dir.display().to_string(),
                 source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already holds a datadir"),
             });
         }
-        crate::crypt::wrap(Box::new(journal), Some(key), dir)?;
+        crate::crypt::wrap(Box::new(redb), Some(key), dir)?;
         Ok(())
     }
 
@@ -144,14 +170,27 @@ impl Store {
         batch_size: usize,
         progress: &mut dyn FnMut(u64) -> bool,
     ) -> Result<u64, StoreError> {
-        let journal = open_journal(dir, CheckpointPolicy::default())?;
         let path = dir.display().to_string();
-        if !crate::crypt::is_encrypted(&journal)? {
+        let redb = open_redb(dir)?;
+        if !crate::crypt::is_encrypted(&redb)? {
             return Err(StoreError::NotEncrypted { path });
         }
-        crate::crypt::rekey(&journal, old, new, batch_size.max(1), &mut |moved| {
-            // Keep the overlay small: each batch goes to redb before the next scan.
+        if crate::crypt::current_key(&redb)? == Some(old.id()) {
+            // Not started yet: first write what the journal holds (sealed under the old key) into redb.
+            let inner = crate::crypt::wrap(Box::new(redb), Some(old), dir)?;
+            let journal = JournalKv::open_sealed(
+                inner,
+                &dir.join(JOURNAL_FILE),
+                CheckpointPolicy::default(),
+                Some(journal_cipher(old)),
+            )?;
             journal.checkpoint()?;
+            drop(journal);
+        } else {
+            drop(redb);
+        }
+        let redb = open_redb(dir)?;
+        crate::crypt::rekey(&redb, old, new, batch_size.max(1), &mut |moved| {
             if progress(moved) {
                 Ok(())
             } else {
