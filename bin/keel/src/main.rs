@@ -58,6 +58,14 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // redb panics on some damaged files; the store catches those panics and reports them as errors, so the
+    // default hook's message would only repeat (as a "panic") what the error says.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info.location().is_some_and(|l| l.file().contains("/redb-")) {
+            default_hook(info);
+        }
+    }));
     let args = match node::expand_config(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(e) => {

@@ -456,6 +456,19 @@ pub fn is_encrypted(kv: &dyn Kv) -> Result<bool, StoreError> {
     Ok(read_marker(kv)?.is_some())
 }
 
+/// Where the entry `plain_key` of `table` lies in the raw table layer `kv` of a datadir encrypted with `key`
+/// (for diagnostics and tests that need to point at one sealed entry).
+pub fn stored_key_for(
+    kv: &dyn Kv,
+    key: &DbKey,
+    table: Table,
+    plain_key: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    let raw = read_marker(kv)?.ok_or(StoreError::NotEncrypted { path: "(table layer)".into() })?;
+    let marker = Marker::decode(&raw)?;
+    Ok(Cipher::new(key, marker.gen).stored_key(table, plain_key))
+}
+
 /// The key id an encrypted table layer's entries are under, when no rekey is under way.
 pub(crate) fn current_key(kv: &dyn Kv) -> Result<Option<KeyId>, StoreError> {
     match read_marker(kv)? {

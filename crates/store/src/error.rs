@@ -4,12 +4,11 @@ use alloy_primitives::B256;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database engine failed (I/O, corruption it detected, lock held by another process).
-    #[error("database {op} failed: {source}")]
-    Database {
-        op: &'static str,
-        #[source]
-        source: redb::Error,
-    },
+    #[error("database {op} failed: {error}")]
+    Database { op: &'static str, error: redb::Error },
+    /// The database engine gave up on a damaged file (it panicked; keel caught it).
+    #[error("database {op} failed: the database file is damaged ({reason})")]
+    Damaged { op: &'static str, reason: String },
     /// The datadir could not be created or opened.
     #[error("datadir {path}: {source}")]
     Datadir {

@@ -23,17 +23,21 @@ pub struct RedbKv {
 impl RedbKv {
     /// Opens the database file at `path`, creating it (and every table) if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        guarded("open", || Self::open_unguarded(path))
+    }
+
+    fn open_unguarded(path: &Path) -> Result<Self, StoreError> {
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create(path)
-            .map_err(|e| StoreError::Database { op: "open", source: e.into() })?;
+            .map_err(|e| StoreError::Database { op: "open", error: e.into() })?;
         let txn =
-            db.begin_write().map_err(|e| StoreError::Database { op: "create tables", source: e.into() })?;
+            db.begin_write().map_err(|e| StoreError::Database { op: "create tables", error: e.into() })?;
         for table in Table::ALL {
             txn.open_table(definition(table))
-                .map_err(|e| StoreError::Database { op: "create tables", source: e.into() })?;
+                .map_err(|e| StoreError::Database { op: "create tables", error: e.into() })?;
         }
-        txn.commit().map_err(|e| StoreError::Database { op: "create tables", source: e.into() })?;
+        txn.commit().map_err(|e| StoreError::Database { op: "create tables", error: e.into() })?;
         Ok(Self { db })
     }
 }
@@ -54,16 +58,27 @@ impl RedbSnapshot {
         let opened = self
             .txn
             .open_table(definition(table))
-            .map_err(|e| StoreError::Database { op: "open table", source: e.into() })?;
+            .map_err(|e| StoreError::Database { op: "open table", error: e.into() })?;
         Ok(slot.get_or_init(|| opened))
     }
 }
 
+/// Runs a redb operation, turning a panic inside redb (it panics on some kinds of damaged files, e.g. a
+/// malformed allocator state) into an error: a damaged datadir must not take the node down.
+fn guarded<T>(op: &'static str, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        Err(StoreError::Damaged { op, reason })
+    })
+}
+
 impl KvRead for RedbSnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let guard =
-            self.table(table)?.get(key).map_err(|e| StoreError::Database { op: "read", source: e.into() })?;
-        Ok(guard.map(|g| g.value().to_vec()))
+        guarded("read", || self.get_unguarded(table, key))
     }
 
     fn scan_prefix(
@@ -72,7 +87,24 @@ impl KvRead for RedbSnapshot {
         prefix: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        let scan = |e: redb::StorageError| StoreError::Database { op: "scan", source: e.into() };
+        guarded("scan", || self.scan_unguarded(table, prefix, f))
+    }
+}
+
+impl RedbSnapshot {
+    fn get_unguarded(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let guard =
+            self.table(table)?.get(key).map_err(|e| StoreError::Database { op: "read", error: e.into() })?;
+        Ok(guard.map(|g| g.value().to_vec()))
+    }
+
+    fn scan_unguarded(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        let scan = |e: redb::StorageError| StoreError::Database { op: "scan", error: e.into() };
         for entry in self.table(table)?.range::<&[u8]>(prefix..).map_err(scan)? {
             let (key, value) = entry.map_err(scan)?;
             if !key.value().starts_with(prefix) || !f(key.value(), value.value()) {
@@ -85,13 +117,23 @@ impl KvRead for RedbSnapshot {
 
 impl Kv for RedbKv {
     fn snapshot(&self) -> Result<Box<dyn KvRead>, StoreError> {
-        let txn =
-            self.db.begin_read().map_err(|e| StoreError::Database { op: "begin read", source: e.into() })?;
-        Ok(Box::new(RedbSnapshot { txn, tables: Default::default() }))
+        guarded("begin read", || self.snapshot_unguarded())
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        let fail = |e: redb::Error| StoreError::Database { op: "write", source: e };
+        guarded("write", || self.write_unguarded(batch))
+    }
+}
+
+impl RedbKv {
+    fn snapshot_unguarded(&self) -> Result<Box<dyn KvRead>, StoreError> {
+        let txn =
+            self.db.begin_read().map_err(|e| StoreError::Database { op: "begin read", error: e.into() })?;
+        Ok(Box::new(RedbSnapshot { txn, tables: Default::default() }))
+    }
+
+    fn write_unguarded(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let fail = |e: redb::Error| StoreError::Database { op: "write", error: e };
         let txn = self.db.begin_write().map_err(|e| fail(e.into()))?;
         {
             let mut open: Vec<Option<redb::Table<'_, &'static [u8], &'static [u8]>>> =
