@@ -126,7 +126,10 @@ fn address(text: &str) -> Vec<u8> {
 }
 
 /// What must not be on disk in an encrypted datadir. The first group is on disk in a plain one (the control).
-fn needles(chain: &Chain) -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+/// Byte strings to look for, each with a name.
+type Needles = Vec<(String, Vec<u8>)>;
+
+fn needles(chain: &Chain) -> (Needles, Needles) {
     let named = |name: &str, bytes: Vec<u8>| (name.to_string(), bytes);
     let in_plain = vec![
         named("code marker", CODE_MARKER.to_vec()),

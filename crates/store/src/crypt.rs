@@ -171,6 +171,20 @@ struct Cipher {
     /// address → its 8-byte storage-key prefix: storage keys come in runs per contract, so this saves one of
     /// the two keyed hashes per storage read or write. Cleared when it reaches [`ADDRESS_CACHE_LIMIT`].
     address_prefixes: std::sync::Mutex<std::collections::HashMap<[u8; 20], [u8; 8]>>,
+    /// Opened values of the content-addressed tables (trie nodes, code: the key is the value's hash, so an entry
+    /// never changes): the upper trie levels are read by every block and need not be opened each time. Only
+    /// values that authenticated get here. Cleared when it reaches [`OPENED_CACHE_LIMIT`] entries.
+    opened: std::sync::Mutex<OpenedCache>,
+}
+
+const OPENED_CACHE_LIMIT: usize = 1 << 16;
+
+/// (table, plain key) → opened value.
+type OpenedCache = std::collections::HashMap<(Table, Vec<u8>), Arc<[u8]>>;
+
+/// Tables whose key is the hash of the value.
+fn content_addressed(table: Table) -> bool {
+    matches!(table, Table::TrieNodes | Table::Code)
 }
 
 const ADDRESS_CACHE_LIMIT: usize = 1 << 16;
@@ -199,6 +213,7 @@ impl Cipher {
             nonce_prefix,
             counter: AtomicU64::new(0),
             address_prefixes: Default::default(),
+            opened: Default::default(),
         }
     }
 
@@ -529,6 +544,14 @@ struct EncryptedSnapshot {
 
 impl KvRead for EncryptedSnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let cached = content_addressed(table);
+        if cached {
+            if let Some(value) =
+                self.cipher.opened.lock().ok().and_then(|c| c.get(&(table, key.to_vec())).cloned())
+            {
+                return Ok(Some(value.to_vec()));
+            }
+        }
         let stored = self.cipher.stored_key(table, key);
         let Some(sealed) = self.inner.get(table, &stored)? else { return Ok(None) };
         let (plain_key, value) = self.cipher.open(table, &stored, &sealed)?;
@@ -537,6 +560,14 @@ impl KvRead for EncryptedSnapshot {
                 table,
                 format!("value under 0x{} belongs to another key", hex::encode(&stored)),
             ));
+        }
+        if cached {
+            if let Ok(mut cache) = self.cipher.opened.lock() {
+                if cache.len() >= OPENED_CACHE_LIMIT {
+                    cache.clear();
+                }
+                cache.insert((table, key.to_vec()), Arc::from(value.as_slice()));
+            }
         }
         Ok(Some(value))
     }

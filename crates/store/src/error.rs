@@ -44,7 +44,7 @@ pub enum StoreError {
     #[error("{origin}: {reason}")]
     Key { origin: String, reason: String },
     /// The datadir is encrypted and no key was given.
-    #[error("datadir {path} is encrypted (key id {key}): give its key with --encrypt and --key-file FILE or KEEL_DB_KEY")]
+    #[error("datadir {path} is encrypted (key id {key}): give its key with --key-file FILE or KEEL_DB_KEY (and --encrypt for keel node)")]
     KeyRequired { path: String, key: String },
     /// A key was given for a datadir that holds plain (unencrypted) data.
     #[error("datadir {path} is not encrypted, but a key was given: drop --encrypt, or use a new datadir (`keel db init`)")]

@@ -68,9 +68,9 @@ impl Table {
         }
     }
 
-    /// Whether keel scans this table by key prefix or range (so a wrapper must keep key order or prefixes).
+    /// Whether keel scans this table by key prefix in normal operation (so a wrapper must keep prefixes).
     pub fn is_scanned(self) -> bool {
-        matches!(self, Table::Canonical | Table::Storage)
+        matches!(self, Table::Storage)
     }
 }
 
