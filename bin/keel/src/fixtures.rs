@@ -27,6 +27,10 @@ pub(crate) struct Args {
     /// built from the fixture.
     #[arg(long)]
     stateless: bool,
+    /// (statetest) Load this sandbox policy (TOML, as `keel node --policy`) into the executor: its opcode hooks
+    /// run for every fixture, and a policy without rules for the fixtures' contracts must change no result.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Fixture files or directories (searched recursively for *.json).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -115,7 +119,18 @@ impl Args {
             Some(re) => Some(regex::Regex::new(re).map_err(|e| eyre::eyre!("--run: {e}"))?),
             None => None,
         };
-        Ok(Filter { fork, name, stateless: self.stateless })
+        let policy = match &self.policy {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| eyre::eyre!("--policy {}: {e}", path.display()))?;
+                Some(std::sync::Arc::new(keel_evm::keel_policy::Policy::from_toml(
+                    &path.display().to_string(),
+                    &text,
+                )?))
+            }
+            None => None,
+        };
+        Ok(Filter { fork, name, stateless: self.stateless, policy })
     }
 }
 

@@ -107,7 +107,7 @@ pub fn execute_recovered_block<P: StateProvider>(
         header.transactions_root,
         ordered_trie_root(block.body.transactions.iter().map(|t| t.encoded_2718()))?,
     )?;
-    let mut executor = BlockExecutor::new(config, header, provider)?;
+    let mut executor = BlockExecutor::new(config.clone(), header, provider)?;
     executor.apply_pre_block_calls()?;
     for (index, tx) in txs.iter().enumerate() {
         if let TxOutcome::Rejected { reason } = executor.execute_transaction(tx)? {
@@ -226,7 +226,7 @@ pub fn build_block<P: StateProvider>(
         header.parent_beacon_block_root = Some(attributes.parent_beacon_block_root.unwrap_or_default());
         header.excess_blob_gas = crate::blob_params(fork).map(|p| next_excess_blob_gas(parent, p));
     }
-    let config = ExecutionConfig { chain_id: spec.chain_id(), fork };
+    let config = ExecutionConfig { chain_id: spec.chain_id(), fork, policy: spec.policy().cloned() };
     let mut executor = BlockExecutor::new(config, &header, provider)?;
     executor.apply_pre_block_calls()?;
     for patch in &attributes.patches {

@@ -2,7 +2,9 @@ use crate::{
     blob_params,
     db::BlockState,
     fork::GAS_PER_BLOB,
-    logs_bloom, ordered_trie_root, spec_id,
+    logs_bloom, ordered_trie_root,
+    sandbox::Sandbox,
+    spec_id,
     state_root::{apply_state_changes, StateRootUpdate},
     tx_env, EvmError, ProviderError, RecoveredTx, StateChanges, StateProvider,
 };
@@ -16,22 +18,33 @@ use revm::{
         BlockEnv, CfgEnv, Context, TxEnv,
     },
     context_interface::block::BlobExcessGasAndPrice,
-    handler::{MainnetContext, MainnetEvm},
+    handler::MainnetEvm,
     DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, InspectCommitEvm, InspectEvm, MainBuilder, MainContext,
     SystemCallEvm,
 };
 
 /// What the executor needs to know about the chain for one block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutionConfig {
     pub chain_id: u64,
     pub fork: Hardfork,
+    /// The chain's sandbox policy: when set, the hooked opcodes enforce it (`crate::sandbox`).
+    pub policy: Option<std::sync::Arc<keel_policy::Policy>>,
 }
 
 impl ExecutionConfig {
     /// The configuration for a block with this header on this chain.
     pub fn for_header(spec: &ChainSpec, header: &Header) -> Self {
-        Self { chain_id: spec.chain_id(), fork: spec.fork_at(header.number, header.timestamp) }
+        Self {
+            chain_id: spec.chain_id(),
+            fork: spec.fork_at(header.number, header.timestamp),
+            policy: spec.policy().cloned(),
+        }
+    }
+
+    /// A configuration without a sandbox policy.
+    pub fn new(chain_id: u64, fork: Hardfork) -> Self {
+        Self { chain_id, fork, policy: None }
     }
 }
 
@@ -92,10 +105,13 @@ pub struct ExecutedBlock {
     pub trie_nodes: Vec<(B256, Bytes)>,
 }
 
-type Evm<P, I> = MainnetEvm<MainnetContext<BlockState<P>>, I>;
+/// revm's mainnet context with keel's [`Sandbox`] in its `chain` slot.
+pub type KeelContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, revm::Journal<DB>, Sandbox>;
+
+type Evm<P, I> = MainnetEvm<KeelContext<BlockState<P>>, I>;
 
 /// The revm context a [`BlockExecutor`] runs in; inspectors (tracers) are written against it.
-pub type ExecutorContext<P> = MainnetContext<BlockState<P>>;
+pub type ExecutorContext<P> = KeelContext<BlockState<P>>;
 
 /// Executes one block on top of the state a [`StateProvider`] serves: pre-block system calls, transactions,
 /// withdrawals, post-block requests, then the state root. Used by block import, block building, the state-test
@@ -158,11 +174,16 @@ impl<P: StateProvider, I> BlockExecutor<P, I> {
             },
             ..Default::default()
         };
-        let evm = Context::mainnet()
+        let policy = config.policy.clone();
+        let mut evm = Context::mainnet()
             .with_db(BlockState::new(provider))
             .with_cfg(cfg)
             .with_block(block)
+            .with_chain(Sandbox::new(policy.clone()))
             .build_mainnet_with_inspector(inspector);
+        if policy.is_some() {
+            crate::sandbox::install(evm.instruction.instruction_table_mut());
+        }
         Ok(Self {
             config,
             header: header.clone(),
@@ -210,7 +231,7 @@ impl<P: StateProvider, I> BlockExecutor<P, I> {
     }
 
     pub fn config(&self) -> ExecutionConfig {
-        self.config
+        self.config.clone()
     }
 
     pub fn gas_used(&self) -> u64 {

@@ -92,7 +92,7 @@ mod tests {
             alloc,
             ..Default::default()
         };
-        let spec = ChainSpec::new(genesis);
+        let spec = ChainSpec::new(genesis).unwrap();
         let state = genesis_state(&spec).unwrap();
         assert_eq!(
             state.header.state_root,

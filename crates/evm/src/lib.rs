@@ -15,6 +15,7 @@ mod fork;
 mod genesis;
 mod provider;
 mod roots;
+pub mod sandbox;
 mod state_root;
 mod tx;
 
@@ -25,9 +26,12 @@ pub use block::{
 };
 pub use db::BlockState;
 pub use error::{EvmError, ProviderError};
-pub use executor::{BlockExecutor, ExecutedBlock, ExecutionConfig, ExecutorContext, TxOutcome, TxReceipt};
+pub use executor::{
+    BlockExecutor, ExecutedBlock, ExecutionConfig, ExecutorContext, KeelContext, TxOutcome, TxReceipt,
+};
 pub use fork::{blob_params, spec_id, BlobParams};
 pub use genesis::{alloc_changes, genesis_state, GenesisState};
+pub use keel_policy;
 pub use keel_primitives::{AccountChange, StateChanges};
 pub use provider::{BlockHashes, StateProvider, TrieState};
 pub use roots::{logs_bloom, logs_hash, ordered_trie_root};

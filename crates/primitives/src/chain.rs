@@ -9,14 +9,55 @@ pub const INITIAL_BASE_FEE: u64 = 1_000_000_000;
 
 /// A chain: its geth-format genesis (config + alloc + genesis header fields) and the hardfork schedule derived
 /// from the config. The same value drives the node and the proof client, so both execute identically.
+///
+/// The chain's sandbox policy, if any, is part of the spec: `config.keel.sandbox` in the genesis JSON (see
+/// `keel-policy`). A chain with a policy also gets the policy registry account (`keel_policy::REGISTRY_ADDRESS`,
+/// nonce 1) in its genesis allocation, so the state can record inherited rules and grants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainSpec {
     genesis: Genesis,
+    policy: Option<std::sync::Arc<keel_policy::Policy>>,
 }
 
 impl ChainSpec {
-    pub fn new(genesis: Genesis) -> Self {
-        Self { genesis }
+    /// A spec from a parsed genesis; fails only on an invalid sandbox policy in it.
+    pub fn new(genesis: Genesis) -> Result<Self, PrimitivesError> {
+        Self::with_genesis("genesis", genesis)
+    }
+
+    fn with_genesis(source_name: &str, mut genesis: Genesis) -> Result<Self, PrimitivesError> {
+        let section = genesis.config.extra_fields.get("keel").and_then(|k| k.get("sandbox")).cloned();
+        let policy = match section {
+            None => None,
+            Some(value) => {
+                let policy = keel_policy::Policy::from_json("config.keel.sandbox", &value)
+                    .map_err(|e| PrimitivesError::genesis(source_name, e))?;
+                genesis
+                    .alloc
+                    .entry(keel_policy::REGISTRY_ADDRESS)
+                    .or_insert_with(|| alloy_genesis::GenesisAccount::default().with_nonce(Some(1)));
+                Some(std::sync::Arc::new(policy))
+            }
+        };
+        Ok(Self { genesis, policy })
+    }
+
+    /// This chain with `policy` as its sandbox policy (`keel node --policy FILE`, when a chain is created).
+    pub fn with_policy(&self, policy: &keel_policy::PolicyConfig) -> Result<Self, PrimitivesError> {
+        let mut genesis = self.genesis.clone();
+        let value = serde_json::to_value(policy).map_err(|e| PrimitivesError::genesis("policy", e))?;
+        let mut keel =
+            genesis.config.extra_fields.get("keel").cloned().unwrap_or_else(|| serde_json::json!({}));
+        if let Some(map) = keel.as_object_mut() {
+            map.insert("sandbox".into(), value);
+        }
+        genesis.config.extra_fields.insert("keel".into(), keel);
+        Self::with_genesis("policy", genesis)
+    }
+
+    /// The chain's sandbox policy, if it has one.
+    pub fn policy(&self) -> Option<&std::sync::Arc<keel_policy::Policy>> {
+        self.policy.as_ref()
     }
 
     /// Parses a geth-format genesis JSON document; `source_name` (a file name) is used in error messages, and
@@ -28,7 +69,7 @@ impl ChainSpec {
             let inner = e.into_inner();
             PrimitivesError::genesis(source_name, format_args!("field `{path}`: {inner}"))
         })?;
-        Ok(Self { genesis })
+        Self::with_genesis(source_name, genesis)
     }
 
     pub fn genesis(&self) -> &Genesis {

@@ -122,7 +122,7 @@ impl DevGenesis {
             alloc,
             ..Default::default()
         };
-        Ok(ChainSpec::new(genesis))
+        ChainSpec::new(genesis)
     }
 }
 

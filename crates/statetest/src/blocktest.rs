@@ -109,7 +109,7 @@ fn chain_spec(test: &BlockTest, fork: Hardfork) -> Result<ChainSpec, String> {
         genesis.config.terminal_total_difficulty = None;
         genesis.config.terminal_total_difficulty_passed = false;
     }
-    spec = ChainSpec::new(genesis);
+    spec = ChainSpec::new(genesis).map_err(|e| e.to_string())?;
     Ok(spec)
 }
 

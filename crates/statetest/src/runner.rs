@@ -24,6 +24,9 @@ pub struct Filter {
     /// BlockchainTests: after the import, also judge every block with the fault-proof client (the host serving
     /// the pre-state built from the fixture).
     pub stateless: bool,
+    /// Run with this sandbox policy loaded (its hooks installed): a policy without rules for the fixtures'
+    /// contracts must not change any result.
+    pub policy: Option<std::sync::Arc<keel_evm::keel_policy::Policy>>,
 }
 
 /// How one subtest ended.
@@ -207,7 +210,7 @@ pub fn run_unit(
                 })?);
             }
             let Some(pre) = pre.as_ref() else { continue };
-            match run_subtest(test, pre, fork, chain_id, entry) {
+            match run_subtest(test, pre, fork, chain_id, entry, filter.policy.clone()) {
                 Ok((root, logs)) => {
                     result.state_root = Some(root);
                     result.logs_hash = Some(logs);
@@ -237,6 +240,7 @@ fn run_subtest(
     fork: Hardfork,
     chain_id: u64,
     entry: &PostEntry,
+    policy: Option<std::sync::Arc<keel_evm::keel_policy::Policy>>,
 ) -> Result<(B256, B256), String> {
     let header = header_for(test, fork)?;
     let expected_exception = entry.expect_exception.as_deref();
@@ -252,7 +256,7 @@ fn run_subtest(
         }
     };
     let provider = TrieState::new(pre.root, &pre.nodes, &pre.codes, test_block_hash);
-    let config = ExecutionConfig { chain_id, fork };
+    let config = ExecutionConfig { chain_id, fork, policy };
     let mut executor = BlockExecutor::new(config, &header, provider).map_err(|e| e.to_string())?;
     let outcome = executor.execute_transaction(&tx).map_err(|e| format!("executor error: {e}"))?;
     let logs = match (&outcome, expected_exception) {
