@@ -84,6 +84,10 @@ pub(crate) struct Args {
     /// Do not track transactions submitted through RPC as local.
     #[arg(long = "txpool.nolocals")]
     txpool_nolocals: bool,
+    /// A sandbox policy (TOML; see README) to make part of a new chain's spec: rules confining contracts at
+    /// opcode level. A restart of the same datadir needs the same policy.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Keep the datadir encrypted at rest (values sealed, keys hashed; see README): the key comes from
     /// --key-file or KEEL_DB_KEY. A new datadir is created encrypted; `keel db init` does it ahead of time.
     #[arg(long, conflicts_with_all = ["ephemeral", "verify_blocks"])]
@@ -134,6 +138,7 @@ const CONFIG_KEYS: &[(&str, Option<&str>)] = &[
     ("revert-drops-transactions", None),
     ("verify-blocks", None),
     ("encrypt", None),
+    ("policy", None),
     ("key-file", Some("KEEL_KEY_FILE")),
 ];
 
@@ -268,6 +273,16 @@ impl Args {
             .sanitized(),
             reinject_on_revert: !self.revert_drops_transactions,
             key: if self.encrypt { Some(self.key.require("--encrypt")?) } else { None },
+            policy: match &self.policy {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| eyre::eyre!("--policy {}: {e}", path.display()))?;
+                    Some(keel_evm::keel_policy::PolicyConfig::from_toml(&path.display().to_string(), &text).and_then(
+                        |config| config.clone().build(&path.display().to_string()).map(|_| config),
+                    )?)
+                }
+                None => None,
+            },
         })
     }
 }

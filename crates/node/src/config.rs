@@ -31,6 +31,9 @@ pub struct NodeConfig {
     pub reinject_on_revert: bool,
     /// The datadir's key: the chain database and the txpool journal are encrypted at rest (`keel_store::crypt`).
     pub key: Option<keel_store::DbKey>,
+    /// A sandbox policy to make part of the chain spec (`--policy FILE`); the datadir then remembers the spec
+    /// with it, so a restart must give the same policy.
+    pub policy: Option<keel_evm::keel_policy::PolicyConfig>,
 }
 
 impl Default for NodeConfig {
@@ -43,6 +46,7 @@ impl Default for NodeConfig {
             pool: keel_txpool::PoolConfig::default(),
             reinject_on_revert: true,
             key: None,
+            policy: None,
         }
     }
 }

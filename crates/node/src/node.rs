@@ -173,6 +173,13 @@ impl Node {
             Some(spec) => spec.clone(),
             None => dev.chain_spec().map_err(|e| NodeError::Config(e.to_string()))?,
         };
+        let spec = match &config.policy {
+            Some(policy) => spec.with_policy(policy).map_err(|e| NodeError::Config(e.to_string()))?,
+            None => spec,
+        };
+        if let Some(policy) = spec.policy() {
+            info!(hash = %policy.hash(), rules = policy.rules().len(), "sandbox policy loaded");
+        }
         let store = match &config.datadir {
             Some(dir) => {
                 Store::open_opts(dir, &OpenOptions { key: config.key.clone(), ..Default::default() })?

@@ -13,6 +13,16 @@ use jsonrpsee::{core::RegisterMethodError, RpcModule};
 use keel_node::Node;
 
 pub(crate) fn register(module: &mut RpcModule<Node>) -> Result<(), RegisterMethodError> {
+    module.register_method("keel_getPolicy", |_, node, _| -> RpcResult<serde_json::Value> {
+        Ok(match node.spec().policy() {
+            Some(policy) => serde_json::json!({
+                "hash": policy.hash(),
+                "rules": policy.rules().len(),
+                "policy": policy.config(),
+            }),
+            None => serde_json::Value::Null,
+        })
+    })?;
     module.register_method(
         "keel_blockVerdict",
         |params, node, _| -> RpcResult<Option<keel_node::BlockVerdict>> {
