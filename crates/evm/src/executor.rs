@@ -18,7 +18,6 @@ use revm::{
         BlockEnv, CfgEnv, Context, TxEnv,
     },
     context_interface::block::BlobExcessGasAndPrice,
-    handler::MainnetEvm,
     DatabaseCommit, ExecuteCommitEvm, ExecuteEvm, InspectCommitEvm, InspectEvm, MainBuilder, MainContext,
     SystemCallEvm,
 };
@@ -108,7 +107,16 @@ pub struct ExecutedBlock {
 /// revm's mainnet context with keel's [`Sandbox`] in its `chain` slot.
 pub type KeelContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, revm::Journal<DB>, Sandbox>;
 
-type Evm<P, I> = MainnetEvm<KeelContext<BlockState<P>>, I>;
+type Evm<P, I> = revm::context::Evm<
+    KeelContext<BlockState<P>>,
+    I,
+    revm::handler::instructions::EthInstructions<
+        revm::interpreter::interpreter::EthInterpreter,
+        KeelContext<BlockState<P>>,
+    >,
+    crate::sandbox::KeelPrecompiles,
+    revm::handler::EthFrame<revm::interpreter::interpreter::EthInterpreter>,
+>;
 
 /// The revm context a [`BlockExecutor`] runs in; inspectors (tracers) are written against it.
 pub type ExecutorContext<P> = KeelContext<BlockState<P>>;
@@ -180,7 +188,8 @@ impl<P: StateProvider, I> BlockExecutor<P, I> {
             .with_cfg(cfg)
             .with_block(block)
             .with_chain(Sandbox::new(policy.clone()))
-            .build_mainnet_with_inspector(inspector);
+            .build_mainnet_with_inspector(inspector)
+            .with_precompiles(crate::sandbox::KeelPrecompiles::new(spec, policy.is_some()));
         if policy.is_some() {
             crate::sandbox::install(evm.instruction.instruction_table_mut());
         }

@@ -12,21 +12,51 @@
 //! of them enforce the same rules.
 
 use alloy_primitives::{Address, B256, U256};
-use keel_policy::{inherited_slot, Op, Policy, Rule, Violation, REGISTRY_ADDRESS};
+use keel_policy::{
+    grant_slot, inherited_slot, Op, Policy, Rule, Violation, ViolationKind, REGISTRY_ADDRESS, VCALL_ADDRESS,
+};
 use revm::{
     bytecode::opcode,
+    context::Cfg,
     context_interface::ContextTr,
+    handler::{EthPrecompiles, PrecompileProvider},
+    primitives::{hardfork::SpecId, AddressSet},
     interpreter::{
         instructions::{contract, control, host as ops},
         interpreter::EthInterpreter,
-        interpreter_types::{InputsTr, LoopControl},
-        Host, Instruction, InstructionContext, InstructionExecResult, InstructionResult, InstructionTable,
-        Interpreter, InterpreterAction,
+        interpreter_types::{InputsTr, LoopControl, MemoryTr},
+        CallInput, CallInputs, CallScheme, CallValue, FrameInput, Gas, Host, Instruction, InstructionContext,
+        InstructionExecResult, InstructionResult, InstructionTable, Interpreter, InterpreterAction,
+        InterpreterResult,
     },
 };
 use std::{collections::BTreeMap, sync::Arc};
 
 type Ictx<'a, H> = InstructionContext<'a, H, EthInterpreter>;
+
+/// Most namespaces one grant holds.
+pub const MAX_NAMESPACES: usize = 16;
+
+/// `vcall(address system, bytes data)`: run `system`'s code in the caller's storage under the system's rule.
+pub fn vcall_selector() -> [u8; 4] {
+    selector("vcall(address,bytes)")
+}
+
+/// `grant(address system, bytes4[] namespaces)`: let `system` use these storage namespaces in vcalls from the
+/// caller (replaces an earlier grant).
+pub fn grant_selector() -> [u8; 4] {
+    selector("grant(address,bytes4[])")
+}
+
+/// `revoke(address system)`: withdraw the caller's grant to `system`.
+pub fn revoke_selector() -> [u8; 4] {
+    selector("revoke(address)")
+}
+
+fn selector(signature: &str) -> [u8; 4] {
+    let hash = alloy_primitives::keccak256(signature.as_bytes());
+    [hash[0], hash[1], hash[2], hash[3]]
+}
 
 /// The policy an EVM enforces, and what it has learnt during the block (inherited rules read from state).
 #[derive(Debug, Clone, Default)]
@@ -66,6 +96,7 @@ where
     table[opcode::LOG3 as usize] = Instruction::new(hook_log::<3, H>);
     table[opcode::LOG4 as usize] = Instruction::new(hook_log::<4, H>);
     table[opcode::RETURN as usize] = Instruction::new(hook_return::<H>);
+    table[opcode::SLOAD as usize] = Instruction::new(hook_sload::<H>);
 }
 
 /// The `n`-th word from the top of the stack (0 = top), without popping it.
@@ -99,7 +130,7 @@ where
     if policy.is_empty() {
         return None;
     }
-    let target = it.input.target_address();
+    let target = subject(it);
     if let Some(rule) = policy.rule_for(target, it.bytecode.hash()) {
         let index = rule.index;
         return Some((policy, index));
@@ -143,7 +174,57 @@ where
     H: Host + ContextTr<Chain = Sandbox>,
 {
     let (policy, index) = frame_rule(host, it)?;
-    check(policy.rule(index)?, it.input.target_address())
+    check(policy.rule(index)?, subject(it))
+}
+
+/// Whether the frame is a virtualized call (a system's code in its host's storage, started through
+/// [`VCALL_ADDRESS`]): its caller is the virtualized-call address.
+fn virtualized(it: &Interpreter<EthInterpreter>) -> bool {
+    it.input.caller_address() == VCALL_ADDRESS
+}
+
+/// Whose rule governs the frame: the system in a virtualized frame, else the contract whose storage it runs in.
+fn subject(it: &Interpreter<EthInterpreter>) -> Address {
+    if virtualized(it) {
+        it.input.bytecode_address.unwrap_or_else(|| it.input.target_address())
+    } else {
+        it.input.target_address()
+    }
+}
+
+/// The namespaces `host` granted to `system`, read from the registry (`None`: no grant).
+fn granted<H: Host + ?Sized>(host: &mut H, host_address: Address, system: Address) -> Option<Vec<[u8; 4]>> {
+    let base = grant_slot(host_address, system);
+    let count = read_registry(host, base)?;
+    if count.is_zero() {
+        return None;
+    }
+    let count = usize::try_from(count).unwrap_or(0).min(MAX_NAMESPACES);
+    let mut namespaces = Vec::with_capacity(count);
+    for i in 1..=count {
+        let word = read_registry(host, base.wrapping_add(U256::from(i)))?.to_be_bytes::<32>();
+        namespaces.push([word[0], word[1], word[2], word[3]]);
+    }
+    Some(namespaces)
+}
+
+/// In a virtualized frame, storage access must stay inside the namespaces the host granted the system.
+fn virtual_storage_check<H>(host: &mut H, it: &Interpreter<EthInterpreter>, slot: U256) -> Option<Violation>
+where
+    H: Host + ContextTr<Chain = Sandbox>,
+{
+    let system = it.input.bytecode_address?;
+    let slot = B256::from(slot.to_be_bytes::<32>());
+    let inside = granted(host, it.input.target_address(), system)
+        .is_some_and(|namespaces| namespaces.iter().any(|ns| slot.as_slice().starts_with(ns)));
+    (!inside).then(|| Violation::new(ViolationKind::StorageNamespace, system, slot))
+}
+
+/// CALLCODE, DELEGATECALL and SELFDESTRUCT are never allowed in a virtualized frame.
+fn virtual_op_check(it: &Interpreter<EthInterpreter>, op: Op) -> Option<Violation> {
+    (virtualized(it) && matches!(op, Op::CallCode | Op::DelegateCall | Op::SelfDestruct)).then(|| {
+        Violation::new(ViolationKind::VirtualizedOp, subject(it), Violation::number(op.opcode().into()))
+    })
 }
 
 fn call_op(kind: u8) -> Op {
@@ -161,16 +242,110 @@ where
 {
     let Ictx { interpreter: it, host } = c;
     let has_value = matches!(KIND, opcode::CALL | opcode::CALLCODE);
-    if let (Some(gas), Some(to)) = (peek(it, 0), peek(it, 1)) {
-        let value = if has_value { peek(it, 2).unwrap_or_default() } else { U256::ZERO };
-        let depth = it.input.depth as u64;
-        if let Some(v) = check(host, it, |rule, me| {
-            rule.check_call(call_op(KIND), me, depth, word_address(to), gas, value)
-        }) {
-            return revert(it, v);
-        }
+    let (Some(gas), Some(to)) = (peek(it, 0), peek(it, 1)) else {
+        // Too few operands: revm's instruction halts with a stack underflow.
+        return contract::call::<KIND, EthInterpreter, H>(InstructionContext { interpreter: it, host });
+    };
+    let to = word_address(to);
+    let value = if has_value { peek(it, 2).unwrap_or_default() } else { U256::ZERO };
+    if let Some(v) = virtual_op_check(it, call_op(KIND)) {
+        return revert(it, v);
     }
-    contract::call::<KIND, EthInterpreter, H>(InstructionContext { interpreter: it, host })
+    let depth = it.input.depth as u64;
+    if let Some(v) = check(host, it, |rule, me| rule.check_call(call_op(KIND), me, depth, to, gas, value)) {
+        return revert(it, v);
+    }
+    if to != VCALL_ADDRESS || KIND != opcode::CALL {
+        // Other kinds of call to the virtualized-call address reach its precompile, which refuses them.
+        return contract::call::<KIND, EthInterpreter, H>(InstructionContext { interpreter: it, host });
+    }
+    // A CALL to the virtualized-call address: vcall(system, data) becomes a frame running the system's code in
+    // this contract's storage; grant / revoke go on to the precompile (from a virtualized frame they are refused).
+    let args = call_args(it);
+    let sel = [args.first().copied().unwrap_or(0), args.get(1).copied().unwrap_or(0), args.get(2).copied().unwrap_or(0), args.get(3).copied().unwrap_or(0)];
+    let me = subject(it);
+    if sel == grant_selector() || sel == revoke_selector() {
+        if virtualized(it) {
+            return revert(it, Violation::new(ViolationKind::VcallMisuse, me, selector_detail(sel)));
+        }
+        return contract::call::<KIND, EthInterpreter, H>(InstructionContext { interpreter: it, host });
+    }
+    if sel != vcall_selector() {
+        return contract::call::<KIND, EthInterpreter, H>(InstructionContext { interpreter: it, host });
+    }
+    let Some((system, data)) = decode_vcall(&args) else {
+        return revert(it, Violation::new(ViolationKind::VcallMisuse, me, selector_detail(sel)));
+    };
+    if !value.is_zero() {
+        return revert(it, Violation::new(ViolationKind::CallValue, me, Violation::address(VCALL_ADDRESS)));
+    }
+    let world = it.input.target_address();
+    if granted(host, world, system).is_none() {
+        return revert(it, Violation::new(ViolationKind::NotGranted, me, Violation::address(system)));
+    }
+    let code = match host.load_account_info_skip_cold_load(system, true, false) {
+        Ok(account) => account.code.clone().map(|code| (account.code_hash, code)),
+        Err(_) => None,
+    };
+    let Some((code_hash, code)) = code else {
+        return revert(it, Violation::new(ViolationKind::NotGranted, me, Violation::address(system)));
+    };
+    if code.is_eip7702() {
+        return revert(it, Violation::new(ViolationKind::VcallMisuse, me, Violation::address(system)));
+    }
+    // The host's own caller, appended to the data as MUD's systems expect (`_msgSender()`).
+    let mut input = data;
+    input.extend_from_slice(it.input.caller_address().as_slice());
+    let result = contract::call::<KIND, EthInterpreter, H>(InstructionContext { interpreter: it, host });
+    if result != Err(InstructionResult::Suspend) {
+        return result;
+    }
+    if let Some(InterpreterAction::NewFrame(FrameInput::Call(inputs))) = it.bytecode.action().as_mut() {
+        inputs.known_bytecode = (code_hash, code);
+        inputs.bytecode_address = system;
+        inputs.target_address = world;
+        inputs.caller = VCALL_ADDRESS;
+        inputs.value = CallValue::Apparent(U256::ZERO);
+        inputs.scheme = CallScheme::DelegateCall;
+        inputs.input = CallInput::Bytes(input.into());
+    }
+    result
+}
+
+fn selector_detail(sel: [u8; 4]) -> B256 {
+    let mut word = B256::ZERO;
+    word[..4].copy_from_slice(&sel);
+    word
+}
+
+/// The argument bytes of the CALL about to run (memory the call would expand is read as zeros).
+fn call_args(it: &Interpreter<EthInterpreter>) -> Vec<u8> {
+    let (Some(offset), Some(len)) = (peek(it, 3), peek(it, 4)) else { return Vec::new() };
+    let (Ok(offset), Ok(len)) = (usize::try_from(offset), usize::try_from(len)) else { return Vec::new() };
+    if len == 0 || len > 1 << 20 {
+        return Vec::new();
+    }
+    let mut out = vec![0u8; len];
+    let size = it.memory.size();
+    if offset < size {
+        let available = (size - offset).min(len);
+        out[..available].copy_from_slice(&it.memory.slice_len(offset, available));
+    }
+    out
+}
+
+/// `vcall(address system, bytes data)`'s arguments, ABI-decoded (bounds-checked).
+fn decode_vcall(args: &[u8]) -> Option<(Address, Vec<u8>)> {
+    let word = |at: usize| args.get(at..at + 32).map(U256::from_be_slice);
+    let system = word(4)?;
+    if system >> 160 != U256::ZERO {
+        return None;
+    }
+    let offset = usize::try_from(word(36)?).ok()?.checked_add(4)?;
+    let len = usize::try_from(word(offset)?).ok()?;
+    let start = offset.checked_add(32)?;
+    let data = args.get(start..start.checked_add(len)?)?.to_vec();
+    Some((word_address(system), data))
 }
 
 fn hook_create<const IS_CREATE2: bool, H>(c: Ictx<'_, H>) -> InstructionExecResult
@@ -190,7 +365,9 @@ where
     H: Host + ContextTr<Chain = Sandbox>,
 {
     let Ictx { interpreter: it, host } = c;
-    if let Some(v) = check(host, it, |rule, me| rule.check_op(Op::SelfDestruct, me)) {
+    if let Some(v) = virtual_op_check(it, Op::SelfDestruct)
+        .or_else(|| check(host, it, |rule, me| rule.check_op(Op::SelfDestruct, me)))
+    {
         return revert(it, v);
     }
     ops::selfdestruct::<EthInterpreter, H>(InstructionContext { interpreter: it, host })
@@ -201,7 +378,25 @@ where
     H: Host + ContextTr<Chain = Sandbox>,
 {
     let slot = peek(it, 0)?;
+    if virtualized(it) {
+        if let Some(v) = virtual_storage_check(host, it, slot) {
+            return Some(v);
+        }
+    }
     check(host, it, |rule, me| rule.check_store(op, me, B256::from(slot.to_be_bytes::<32>())))
+}
+
+fn hook_sload<H>(c: Ictx<'_, H>) -> InstructionExecResult
+where
+    H: Host + ContextTr<Chain = Sandbox>,
+{
+    let Ictx { interpreter: it, host } = c;
+    if virtualized(it) {
+        if let Some(v) = peek(it, 0).and_then(|slot| virtual_storage_check(host, it, slot)) {
+            return revert(it, v);
+        }
+    }
+    ops::sload::<EthInterpreter, H>(InstructionContext { interpreter: it, host })
 }
 
 fn hook_sstore<H>(c: Ictx<'_, H>) -> InstructionExecResult
@@ -262,4 +457,122 @@ where
         }
     }
     control::ret::<EthInterpreter, H>(InstructionContext { interpreter: it, host })
+}
+
+/// revm's precompiles, plus (on a chain with a policy) the virtualized-call address: `grant` and `revoke` are
+/// answered here; a `vcall` never gets here from a CALL (the CALL hook turns it into a frame), so one that does —
+/// a transaction sent straight to the address, a STATICCALL, DELEGATECALL or CALLCODE — is refused.
+#[derive(Debug, Clone)]
+pub struct KeelPrecompiles {
+    inner: EthPrecompiles,
+    warm: AddressSet,
+    sandbox: bool,
+}
+
+impl KeelPrecompiles {
+    pub fn new(spec: SpecId, sandbox: bool) -> Self {
+        let inner = EthPrecompiles::new(spec);
+        let mut warm = inner.warm_addresses().clone();
+        if sandbox {
+            warm.insert(VCALL_ADDRESS);
+        }
+        Self { inner, warm, sandbox }
+    }
+}
+
+impl<CTX> PrecompileProvider<CTX> for KeelPrecompiles
+where
+    CTX: ContextTr<Cfg: Cfg<Spec = SpecId>> + Host,
+{
+    type Output = InterpreterResult;
+
+    fn set_spec(&mut self, spec: <CTX::Cfg as Cfg>::Spec) -> bool {
+        let changed = <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.inner, spec);
+        self.warm.clone_from(self.inner.warm_addresses());
+        if self.sandbox {
+            self.warm.insert(VCALL_ADDRESS);
+        }
+        changed
+    }
+
+    fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<Self::Output>, String> {
+        if self.sandbox && inputs.bytecode_address == VCALL_ADDRESS {
+            return Ok(Some(vcall_precompile(context, inputs)));
+        }
+        <EthPrecompiles as PrecompileProvider<CTX>>::run(&mut self.inner, context, inputs)
+    }
+
+    fn warm_addresses(&self) -> &AddressSet {
+        &self.warm
+    }
+}
+
+/// Gas for a grant: per word written.
+const GRANT_GAS_PER_WORD: u64 = 20_000;
+/// Gas for a revoke: per word cleared.
+const REVOKE_GAS_PER_WORD: u64 = 5_000;
+
+fn vcall_precompile<CTX: ContextTr + Host>(context: &mut CTX, inputs: &CallInputs) -> InterpreterResult {
+    let gas_limit = inputs.gas_limit;
+    let input = inputs.input.bytes(context);
+    let host_address = inputs.caller;
+    let refuse = |sel: [u8; 4]| {
+        let violation = Violation::new(ViolationKind::VcallMisuse, host_address, selector_detail(sel));
+        InterpreterResult::new(InstructionResult::Revert, violation.revert_data().into(), Gas::new(gas_limit))
+    };
+    let sel = match input.get(..4) {
+        Some(s) => [s[0], s[1], s[2], s[3]],
+        None => return refuse([0; 4]),
+    };
+    if inputs.scheme != CallScheme::Call || inputs.is_static {
+        return refuse(sel);
+    }
+    let word = |at: usize| input.get(at..at + 32).map(U256::from_be_slice);
+    let Some(system) = word(4).filter(|w| *w >> 160 == U256::ZERO).map(word_address) else { return refuse(sel) };
+    let base = grant_slot(host_address, system);
+    let old = match read_registry(context, base) {
+        Some(count) => usize::try_from(count).unwrap_or(0).min(MAX_NAMESPACES),
+        None => return refuse(sel),
+    };
+    let new: Vec<U256> = if sel == grant_selector() {
+        let parsed = (|| {
+            let offset = usize::try_from(word(36)?).ok()?.checked_add(4)?;
+            let n = usize::try_from(word(offset)?).ok()?;
+            if n == 0 || n > MAX_NAMESPACES {
+                return None;
+            }
+            (0..n)
+                .map(|i| {
+                    let w = word(offset + 32 + 32 * i)?;
+                    // bytes4 is left-aligned; anything after its 4 bytes must be zero.
+                    (w << 32 == U256::ZERO).then_some(w)
+                })
+                .collect::<Option<Vec<U256>>>()
+        })();
+        match parsed {
+            Some(namespaces) => namespaces,
+            None => return refuse(sel),
+        }
+    } else if sel == revoke_selector() {
+        Vec::new()
+    } else {
+        return refuse(sel);
+    };
+    let words = 1 + new.len().max(old) as u64;
+    let per_word = if new.is_empty() { REVOKE_GAS_PER_WORD } else { GRANT_GAS_PER_WORD };
+    let mut gas = Gas::new(gas_limit);
+    if !gas.record_regular_cost(per_word * words) {
+        let mut spent = Gas::new(gas_limit);
+        spent.spend_all();
+        return InterpreterResult::new(InstructionResult::PrecompileOOG, Default::default(), spent);
+    }
+    let mut write = |slot: U256, value: U256| context.sstore(REGISTRY_ADDRESS, slot, value).is_some();
+    let mut ok = write(base, U256::from(new.len()));
+    for i in 0..new.len().max(old) {
+        ok &= write(base.wrapping_add(U256::from(i + 1)), new.get(i).copied().unwrap_or_default());
+    }
+    if !ok {
+        return InterpreterResult::new(InstructionResult::FatalExternalError, Default::default(), gas);
+    }
+    InterpreterResult::new(InstructionResult::Return, Default::default(), gas)
 }
