@@ -277,9 +277,12 @@ impl Args {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
                         .map_err(|e| eyre::eyre!("--policy {}: {e}", path.display()))?;
-                    Some(keel_evm::keel_policy::PolicyConfig::from_toml(&path.display().to_string(), &text).and_then(
-                        |config| config.clone().build(&path.display().to_string()).map(|_| config),
-                    )?)
+                    Some(
+                        keel_evm::keel_policy::PolicyConfig::from_toml(&path.display().to_string(), &text)
+                            .and_then(|config| {
+                                config.clone().build(&path.display().to_string()).map(|_| config)
+                            })?,
+                    )
                 }
                 None => None,
             },

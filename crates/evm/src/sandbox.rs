@@ -20,7 +20,6 @@ use revm::{
     context::Cfg,
     context_interface::ContextTr,
     handler::{EthPrecompiles, PrecompileProvider},
-    primitives::{hardfork::SpecId, AddressSet},
     interpreter::{
         instructions::{contract, control, host as ops},
         interpreter::EthInterpreter,
@@ -29,6 +28,7 @@ use revm::{
         InstructionExecResult, InstructionResult, InstructionTable, Interpreter, InterpreterAction,
         InterpreterResult,
     },
+    primitives::{hardfork::SpecId, AddressSet},
 };
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -252,8 +252,18 @@ where
         return revert(it, v);
     }
     let depth = it.input.depth as u64;
-    if let Some(v) = check(host, it, |rule, me| rule.check_call(call_op(KIND), me, depth, to, gas, value)) {
+    let mut cap = None;
+    if let Some(v) = check(host, it, |rule, me| {
+        cap = rule.max_call_gas;
+        rule.check_call(call_op(KIND), me, depth, to, value)
+    }) {
         return revert(it, v);
+    }
+    if let Some(cap) = cap.map(U256::from).filter(|cap| gas > *cap) {
+        // The gas cap: the call gets at most this much (the operand is replaced before revm reads it).
+        let data = it.stack.data_mut();
+        let top = data.len() - 1;
+        data[top] = cap;
     }
     if to != VCALL_ADDRESS || KIND != opcode::CALL {
         // Other kinds of call to the virtualized-call address reach its precompile, which refuses them.
@@ -262,7 +272,12 @@ where
     // A CALL to the virtualized-call address: vcall(system, data) becomes a frame running the system's code in
     // this contract's storage; grant / revoke go on to the precompile (from a virtualized frame they are refused).
     let args = call_args(it);
-    let sel = [args.first().copied().unwrap_or(0), args.get(1).copied().unwrap_or(0), args.get(2).copied().unwrap_or(0), args.get(3).copied().unwrap_or(0)];
+    let sel = [
+        args.first().copied().unwrap_or(0),
+        args.get(1).copied().unwrap_or(0),
+        args.get(2).copied().unwrap_or(0),
+        args.get(3).copied().unwrap_or(0),
+    ];
     let me = subject(it);
     if sel == grant_selector() || sel == revoke_selector() {
         if virtualized(it) {
@@ -321,17 +336,7 @@ fn selector_detail(sel: [u8; 4]) -> B256 {
 /// The argument bytes of the CALL about to run (memory the call would expand is read as zeros).
 fn call_args(it: &Interpreter<EthInterpreter>) -> Vec<u8> {
     let (Some(offset), Some(len)) = (peek(it, 3), peek(it, 4)) else { return Vec::new() };
-    let (Ok(offset), Ok(len)) = (usize::try_from(offset), usize::try_from(len)) else { return Vec::new() };
-    if len == 0 || len > 1 << 20 {
-        return Vec::new();
-    }
-    let mut out = vec![0u8; len];
-    let size = it.memory.size();
-    if offset < size {
-        let available = (size - offset).min(len);
-        out[..available].copy_from_slice(&it.memory.slice_len(offset, available));
-    }
-    out
+    memory_range(it, offset, len).unwrap_or_default()
 }
 
 /// `vcall(address system, bytes data)`'s arguments, ABI-decoded (bounds-checked).
@@ -354,10 +359,59 @@ where
 {
     let Ictx { interpreter: it, host } = c;
     let op = if IS_CREATE2 { Op::Create2 } else { Op::Create };
-    if let Some(v) = check(host, it, |rule, me| rule.check_op(op, me)) {
-        return revert(it, v);
+    if let Some((policy, index)) = frame_rule(host, it) {
+        let Some(rule) = policy.rule(index) else {
+            return contract::create::<IS_CREATE2, EthInterpreter, H>(InstructionContext {
+                interpreter: it,
+                host,
+            });
+        };
+        if let Some(v) = rule.check_op(op, subject(it)) {
+            return revert(it, v);
+        }
+        if rule.inherit {
+            // The contract about to be created inherits the rule: record it in state before its code runs.
+            if let Some(created) = created_address::<IS_CREATE2, H>(host, it) {
+                host.load_account_info_skip_cold_load(REGISTRY_ADDRESS, false, false).ok();
+                host.sstore(REGISTRY_ADDRESS, inherited_slot(created), U256::from(index + 1));
+                host.chain_mut().inherited.insert(created, Some(index));
+            }
+        }
     }
     contract::create::<IS_CREATE2, EthInterpreter, H>(InstructionContext { interpreter: it, host })
+}
+
+/// The address CREATE / CREATE2 is about to deploy to (CREATE: the creator's current nonce; CREATE2: salt and
+/// init code hash).
+fn created_address<const IS_CREATE2: bool, H: Host + ?Sized>(
+    host: &mut H,
+    it: &Interpreter<EthInterpreter>,
+) -> Option<Address> {
+    let creator = it.input.target_address();
+    if IS_CREATE2 {
+        let (offset, len, salt) = (peek(it, 1)?, peek(it, 2)?, peek(it, 3)?);
+        let code = memory_range(it, offset, len)?;
+        Some(creator.create2(B256::from(salt.to_be_bytes::<32>()), alloy_primitives::keccak256(code)))
+    } else {
+        let nonce = host.load_account_info_skip_cold_load(creator, false, false).ok()?.nonce;
+        Some(creator.create(nonce))
+    }
+}
+
+/// `len` bytes of memory from `offset` (beyond the memory's size: zeros, as expansion would give), up to 1 MiB.
+fn memory_range(it: &Interpreter<EthInterpreter>, offset: U256, len: U256) -> Option<Vec<u8>> {
+    let len = usize::try_from(len).ok().filter(|l| *l <= 1 << 20)?;
+    let mut out = vec![0u8; len];
+    if len == 0 {
+        return Some(out);
+    }
+    let offset = usize::try_from(offset).ok()?;
+    let size = it.memory.size();
+    if offset < size {
+        let available = (size - offset).min(len);
+        out[..available].copy_from_slice(&it.memory.slice_len(offset, available));
+    }
+    Some(out)
 }
 
 fn hook_selfdestruct<H>(c: Ictx<'_, H>) -> InstructionExecResult
@@ -528,7 +582,9 @@ fn vcall_precompile<CTX: ContextTr + Host>(context: &mut CTX, inputs: &CallInput
         return refuse(sel);
     }
     let word = |at: usize| input.get(at..at + 32).map(U256::from_be_slice);
-    let Some(system) = word(4).filter(|w| *w >> 160 == U256::ZERO).map(word_address) else { return refuse(sel) };
+    let Some(system) = word(4).filter(|w| *w >> 160 == U256::ZERO).map(word_address) else {
+        return refuse(sel);
+    };
     let base = grant_slot(host_address, system);
     let old = match read_registry(context, base) {
         Some(count) => usize::try_from(count).unwrap_or(0).min(MAX_NAMESPACES),

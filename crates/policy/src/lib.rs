@@ -151,17 +151,15 @@ pub enum ViolationKind {
     StorageNamespace = 4,
     /// A call that would go deeper than the rule allows; detail = the depth it would reach.
     CallDepth = 5,
-    /// A call given more gas than the rule allows; detail = the gas asked for.
-    CallGas = 6,
     /// Deployed code larger than the rule allows; detail = its size.
-    CodeSize = 7,
+    CodeSize = 6,
     /// CALLCODE, DELEGATECALL or SELFDESTRUCT inside a virtualized frame; detail = the opcode.
-    VirtualizedOp = 8,
+    VirtualizedOp = 7,
     /// A virtualized call to a system the host has not granted; detail = the system address.
-    NotGranted = 9,
+    NotGranted = 8,
     /// A malformed call to the virtualized-call address, or grant/revoke from a virtualized frame; detail = the
     /// function selector (high 4 bytes).
-    VcallMisuse = 10,
+    VcallMisuse = 9,
 }
 
 /// One violation: what failed, who, and the detail word.
@@ -252,22 +250,22 @@ pub struct Rule {
     pub storage: Option<Namespaces>,
     /// Deepest call depth (0 = the transaction's first frame) a call made by the subject may start.
     pub max_depth: Option<u64>,
-    /// Most gas a call made by the subject may pass on.
+    /// Most gas a call made by the subject passes on: a call asking for more (Solidity forwards all it has) gets
+    /// this much.
     pub max_call_gas: Option<u64>,
     /// Largest code a contract created by the subject may deploy.
     pub max_code_size: Option<usize>,
 }
 
 impl Rule {
-    /// The check for a call of kind `op` from `offender` (running at `depth`) to `target`, passing `gas` and
-    /// `value` (zero for DELEGATECALL and STATICCALL).
+    /// The check for a call of kind `op` from `offender` (running at `depth`) to `target`, passing `value` (zero
+    /// for DELEGATECALL and STATICCALL). The gas cap is not a check: see [`Rule::max_call_gas`].
     pub fn check_call(
         &self,
         op: Op,
         offender: Address,
         depth: u64,
         target: Address,
-        gas: U256,
         value: U256,
     ) -> Option<Violation> {
         if self.deny.contains(op) {
@@ -292,12 +290,6 @@ impl Rule {
                     offender,
                     Violation::number(depth + 1),
                 ));
-            }
-        }
-        if let Some(max) = self.max_call_gas {
-            if gas > U256::from(max) {
-                let asked = u64::try_from(gas).unwrap_or(u64::MAX);
-                return Some(Violation::new(ViolationKind::CallGas, offender, Violation::number(asked)));
             }
         }
         None

@@ -37,13 +37,14 @@ fn a_full_policy_parses_and_decides() {
     assert!(policy.rule_for(Address::ZERO, Some(B256::repeat_byte(0x11))).is_some());
     assert!(policy.rule_for(Address::ZERO, Some(B256::repeat_byte(0x12))).is_none());
 
-    let call = |target, gas: u64, value: u64, depth| {
-        rule.check_call(Op::Call, PLUGIN, depth, target, U256::from(gas), U256::from(value)).map(|v| v.kind)
+    let call = |target, _gas: u64, value: u64, depth| {
+        rule.check_call(Op::Call, PLUGIN, depth, target, U256::from(value)).map(|v| v.kind)
     };
     assert_eq!(call(ALLOWED, 50_000, 0, 0), None);
     assert_eq!(call(Address::ZERO, 50_000, 0, 0), Some(ViolationKind::CallTarget));
     assert_eq!(call(ALLOWED, 50_000, 1, 0), Some(ViolationKind::CallValue));
-    assert_eq!(call(ALLOWED, 200_000, 0, 0), Some(ViolationKind::CallGas));
+    assert_eq!(call(ALLOWED, 200_000, 0, 0), None, "the gas cap clamps, it does not refuse");
+    assert_eq!(rule.max_call_gas, Some(100_000));
     assert_eq!(call(ALLOWED, 50_000, 0, 4), Some(ViolationKind::CallDepth));
     let mut slot = B256::ZERO;
     slot[..4].copy_from_slice(b"tabl");
