@@ -79,13 +79,13 @@ fn every_block_of_a_mixed_chain_proves_valid_and_wrong_claims_invalid() {
     let mut token_init = bytecode("Token");
     token_init.extend_from_slice(&word(U256::from(1_000_000u64)));
     send(&node, alice, None, token_init, 0);
-    let token = alice.create(2);
+    let token = alice.create(1);
     let mut transfer = hex::decode("a9059cbb").unwrap();
     transfer.extend_from_slice(&word(U256::from_be_slice(bob.as_slice())));
     transfer.extend_from_slice(&word(U256::from(250u64)));
     send(&node, alice, Some(token), transfer, 0);
     send(&node, alice, None, bytecode("Events"), 0);
-    let events = alice.create(4);
+    let events = alice.create(3);
     let store = |key: u64, value: u64| {
         let mut call = keccak256("store(uint256,uint256)")[..4].to_vec();
         call.extend_from_slice(&word(U256::from(key)));
@@ -97,11 +97,18 @@ fn every_block_of_a_mixed_chain_proves_valid_and_wrong_claims_invalid() {
     send(&node, bob, Some(events), store(9, 5000), 0);
     // A contract whose code is CALLER SELFDESTRUCT, deployed and called.
     send(&node, alice, None, hex::decode("6133ff6000526002601ef3").unwrap(), 0);
-    let doomed = alice.create(7);
+    let doomed = alice.create(4);
     send(&node, alice, Some(doomed), Vec::new(), 5);
 
     let head = node.chain().head().unwrap().number;
     assert_eq!(head, 8);
+    let snapshot = node.chain().store().snapshot().unwrap();
+    for contract in [token, events] {
+        assert!(snapshot
+            .account(contract)
+            .unwrap()
+            .is_some_and(|a| a.code_hash != keel_primitives::EMPTY_CODE_HASH));
+    }
     let mut host = DatadirHost::new(node.chain().store().snapshot().unwrap()).with_spec(spec.clone());
     for number in 1..=head {
         let boot = host.boot_for_block(number, spec.chain_id(), spec_json.clone(), None).unwrap();
@@ -173,4 +180,88 @@ fn a_corrupted_store_never_proves_valid() {
         Ok(Verdict::Valid { .. }) => panic!("a corrupted store proved valid"),
         Ok(Verdict::Invalid { .. }) | Err(_) => {}
     }
+}
+
+/// The sandbox policy is part of the chain spec the client receives: a block whose transaction violated the policy
+/// (and so reverted) proves valid, and the output root of the same block executed without the policy — where the
+/// transaction succeeds — is rejected.
+#[test]
+fn the_client_enforces_the_chains_sandbox_policy() {
+    use keel_evm::{keel_policy::PolicyConfig, BlockExecutor, ExecutionConfig, TxOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let alice = DevGenesis::default().dev_accounts().unwrap()[0].address;
+    let plugin = alice.create(0);
+    let policy = PolicyConfig::from_toml(
+        "test",
+        &format!("[[rule]]\nname = \"no storage\"\naddress = \"{plugin}\"\ndeny = [\"SSTORE\"]\n"),
+    )
+    .unwrap();
+    let spec = DevGenesis::default().chain_spec().unwrap().with_policy(&policy).unwrap();
+    let spec_json = serde_json::to_string(spec.genesis()).unwrap();
+    let node = Node::open(&NodeConfig {
+        datadir: Some(dir.path().join("datadir")),
+        mining: Mining::Auto,
+        policy: Some(policy),
+        ..NodeConfig::default()
+    })
+    .unwrap();
+    let deployed = send(&node, alice, None, bytecode("Plugin"), 0);
+    {
+        let snapshot = node.chain().store().snapshot().unwrap();
+        let at = snapshot.tx_location(deployed).unwrap().unwrap();
+        let receipts = snapshot.receipts(at.block_hash).unwrap().unwrap();
+        assert!(alloy_consensus::TxReceipt::status(&receipts[at.index as usize]), "deploying: {receipts:?}");
+    }
+    // store(bytes32,uint256): denied by the rule, so the transaction is mined with status 0.
+    let mut store = keccak256("store(bytes32,uint256)")[..4].to_vec();
+    store.extend_from_slice(&word(U256::from(1)));
+    store.extend_from_slice(&word(U256::from(7)));
+    let tx = send(&node, alice, Some(plugin), store, 0);
+    let snapshot = std::sync::Arc::new(node.chain().store().snapshot().unwrap());
+    let location = snapshot.tx_location(tx).unwrap().unwrap();
+    let receipts = snapshot.receipts(location.block_hash).unwrap().unwrap();
+    assert!(
+        !alloy_consensus::TxReceipt::status(&receipts[location.index as usize]),
+        "the violation reverted: {receipts:?}"
+    );
+
+    let mut host = DatadirHost::new(node.chain().store().snapshot().unwrap()).with_spec(spec.clone());
+    let number = snapshot.header(location.block_hash).unwrap().unwrap().number;
+    let boot = host.boot_for_block(number, spec.chain_id(), spec_json.clone(), None).unwrap();
+    let (verdict, _) = judge(&mut host, boot.clone());
+    assert_eq!(verdict, Verdict::Valid { output_root: boot.claimed_output });
+
+    // The same block executed without the policy: the store succeeds, so the state (and the header) differ.
+    let header = snapshot.header(location.block_hash).unwrap().unwrap();
+    let parent = snapshot.header(header.parent_hash).unwrap().unwrap();
+    let body = snapshot.body(location.block_hash).unwrap().unwrap();
+    let txs = keel_evm::recover_transactions(&body.transactions).unwrap();
+    let provider = keel_node::StateView::at_root(snapshot.clone(), parent.state_root);
+    let config = ExecutionConfig { policy: None, ..ExecutionConfig::for_header(&spec, &header) };
+    let mut executor = BlockExecutor::new(config, &header, provider).unwrap();
+    executor.apply_pre_block_calls().unwrap();
+    for tx in &txs {
+        let outcome = executor.execute_transaction(tx).unwrap();
+        assert!(matches!(outcome, TxOutcome::Included { ref receipt, .. } if receipt.success), "{outcome:?}");
+    }
+    let requests = executor.apply_post_block_calls(spec.genesis().config.deposit_contract_address).unwrap();
+    let executed = executor.finish(parent.state_root, Some(requests)).unwrap();
+    assert_ne!(executed.state_root, header.state_root, "the policy changed the outcome");
+    let mut unconfined = header.clone();
+    unconfined.state_root = executed.state_root;
+    unconfined.receipts_root = executed.receipts_root;
+    unconfined.logs_bloom = executed.logs_bloom;
+    unconfined.gas_used = executed.gas_used;
+    let claim = keel_primitives::output_root(
+        executed.state_root,
+        keel_primitives::EMPTY_ROOT_HASH,
+        unconfined.hash_slow(),
+    );
+    let mut wrong = boot.clone();
+    wrong.claimed_output = claim;
+    let (verdict, _) = judge(&mut host, wrong);
+    assert!(
+        matches!(verdict, Verdict::Invalid { output_root: Some(root), .. } if root == boot.claimed_output),
+        "{verdict:?}"
+    );
 }

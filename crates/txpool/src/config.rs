@@ -40,7 +40,9 @@ impl Default for PoolConfig {
             account_queue: 64,
             global_queue: 1024,
             lifetime: Duration::from_secs(3 * 3600),
-            journal: Some("transactions.rlp".into()),
+            // geth's default is `transactions.rlp` in the datadir; the caller knows where that is (`keel node`
+            // sets it), so a library default of a path relative to the working directory would be a trap.
+            journal: None,
             rejournal: Duration::from_secs(3600),
             no_locals: false,
         }
