@@ -21,6 +21,14 @@ contract Plugin {
         bubble(ok, out);
     }
 
+    /// `n` calls of `ping()` on `target` (the policy benchmark's call-heavy workload).
+    function callMany(address target, uint256 n) external {
+        for (uint256 i = 0; i < n; i++) {
+            (bool ok,) = target.call(abi.encodeWithSignature("ping()"));
+            require(ok, "ping failed");
+        }
+    }
+
     function callWithGas(address target, uint256 gasAmount) external returns (bytes memory out) {
         bool ok;
         (ok, out) = target.call{gas: gasAmount}("");

@@ -277,3 +277,45 @@ pub(crate) fn run_proof_bench(args: ProofArgs) -> eyre::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PolicyArgs {
+    /// Transactions in the block.
+    #[arg(long, default_value_t = 40)]
+    transactions: usize,
+    /// CALLs each transaction makes.
+    #[arg(long, default_value_t = 200)]
+    calls: usize,
+    /// Runs per mode (interleaved; the median is reported).
+    #[arg(long, default_value_t = 7)]
+    repeat: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_policy_bench(args: PolicyArgs) -> eyre::Result<ExitCode> {
+    let report = keel_bench::bench_policy(args.transactions, args.calls, args.repeat)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} transactions × {} calls ({:.1} Mgas), median of {}:",
+        report.transactions,
+        report.calls_per_transaction,
+        report.gas as f64 / 1e6,
+        report.repeats
+    );
+    for mode in [&report.no_policy, &report.other_rules, &report.inherited_rules, &report.confined] {
+        println!("  {:<28} {:>8.2} ms  {:>8.1} Mgas/s", mode.mode, mode.seconds * 1e3, mode.mgas_per_second);
+    }
+    println!(
+        "policy with rules for other contracts: {:+.1}% time ({:+.1}% with an inherited rule); a confined call costs {:+.0} ns over a plain one ({:.0} ns)",
+        report.other_rules_overhead * 100.0,
+        report.inherited_rules_overhead * 100.0,
+        report.confined_ns_per_call,
+        report.plain_ns_per_call
+    );
+    Ok(ExitCode::SUCCESS)
+}

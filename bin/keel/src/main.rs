@@ -37,6 +37,9 @@ enum Command {
     /// Benchmark the proof program: stateful import vs in-process stateless vs `keel prove`, and the oracle's round
     /// trip vs a bare pipe.
     BenchProof(bench::ProofArgs),
+    /// Benchmark the sandbox policy on a call-heavy workload: no policy vs a policy with rules for other contracts
+    /// vs the calling contract confined.
+    BenchPolicy(bench::PolicyArgs),
     /// Judge a claimed output root for a block: a host process serves preimages (from a datadir or a recorded
     /// directory) to a client process over pipes; prints the verdict and exits with the client's code.
     Prove(prove::ProveArgs),
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::BenchNode(args) => bench::run_node_bench(args),
         Command::BenchPool(args) => bench::run_pool_bench(args),
         Command::BenchProof(args) => bench::run_proof_bench(args),
+        Command::BenchPolicy(args) => bench::run_policy_bench(args),
         Command::Prove(args) => prove::prove(args),
         Command::Host(args) => prove::host(args),
         Command::Db(args) => db::run(args),

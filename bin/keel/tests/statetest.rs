@@ -80,3 +80,38 @@ fn missing_path_is_an_error_not_a_pass() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/fixtures"));
 }
+
+/// With a sandbox policy loaded (its opcode hooks installed), contracts without a rule behave bit for bit as
+/// without one: every fixture still passes, with an empty policy and with rules (one inherited) for other
+/// addresses.
+#[test]
+fn state_tests_pass_with_a_policy_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        "[[rule]]\nname = \"elsewhere\"\naddress = \"0x00000000000000000000000000000000000c0ffe\"\ninherit = true\n\
+         deny = [\"SSTORE\", \"CALL\", \"LOG1\"]\n[rule.limits]\nmax_code_size = 10\nmax_call_gas = 1\n",
+    )
+    .unwrap();
+    for policy in [&empty, &other] {
+        let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+            .arg("statetest")
+            .arg("--policy")
+            .arg(policy)
+            .arg(fixtures())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let (passed, failed, skipped) = summary(&stdout);
+        assert_eq!(
+            failed,
+            0,
+            "{}",
+            stdout.lines().filter(|l| l.contains(" FAIL")).take(10).collect::<Vec<_>>().join("\n")
+        );
+        assert!(passed >= 10_300 && skipped <= 43, "{passed} {skipped}");
+    }
+}

@@ -7,6 +7,20 @@ use alloy_primitives::{hex, keccak256, Address, Bytes, U256};
 const TOKEN_BIN: &str = include_str!("../../../contracts/out/Token.bin");
 const STORAGE_HEAVY_BIN: &str = include_str!("../../../contracts/out/StorageHeavy.bin");
 
+const TARGET_BIN: &str = include_str!("../../../contracts/out/Target.bin");
+const PLUGIN_BIN: &str = include_str!("../../../contracts/out/Plugin.bin");
+
+/// Creation code of a contract of contracts/ that takes no constructor arguments.
+pub(crate) fn bytecode(name: &str) -> Result<Bytes, BenchError> {
+    let bin = match name {
+        "Target" => TARGET_BIN,
+        "Plugin" => PLUGIN_BIN,
+        "StorageHeavy" => STORAGE_HEAVY_BIN,
+        other => return Err(BenchError::Setup(format!("no compiled contract {other}"))),
+    };
+    Ok(decode(name, bin)?.into())
+}
+
 fn decode(name: &str, bin: &str) -> Result<Vec<u8>, BenchError> {
     hex::decode(bin.trim()).map_err(|e| BenchError::Setup(format!("contracts/out/{name}.bin: {e}")))
 }

@@ -14,6 +14,7 @@
 
 mod contracts;
 mod error;
+mod policy_bench;
 mod pool_bench;
 mod proof_bench;
 mod rpc_bench;
@@ -21,6 +22,7 @@ mod run;
 mod workload;
 
 pub use error::BenchError;
+pub use policy_bench::{bench_policy, PolicyMode, PolicyReport};
 pub use pool_bench::{
     bench_insert, bench_memory, raw_hex, signed_transfers, transfer_senders, InsertReport, MemoryReport,
 };

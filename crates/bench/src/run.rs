@@ -70,7 +70,7 @@ fn attributes(spec: &ChainSpec, parent: &Header) -> BlockAttributes {
     }
 }
 
-fn build(chain: &Chain, txs: &[RecoveredTx]) -> Result<Block<TxEnvelope>, BenchError> {
+pub(crate) fn build(chain: &Chain, txs: &[RecoveredTx]) -> Result<Block<TxEnvelope>, BenchError> {
     let head = chain.head()?;
     let outcome = chain.build(&attributes(chain.spec(), head.inner()), &mut InOrder(txs.iter().cloned()))?;
     if let Some((hash, reason)) = outcome.rejected.first() {
@@ -222,7 +222,7 @@ fn import_into(
     Ok((start.elapsed(), gas))
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort_unstable();
     samples[samples.len() / 2]
 }

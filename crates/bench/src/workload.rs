@@ -68,13 +68,13 @@ pub struct Workload {
 }
 
 /// Signs EIP-1559 transactions for the dev accounts, tracking nonces.
-struct Signers {
+pub(crate) struct Signers {
     chain_id: u64,
     accounts: Vec<(PrivateKeySigner, Address, u64)>,
 }
 
 impl Signers {
-    fn new(chain_id: u64, accounts: Vec<DevAccount>) -> Result<Self, BenchError> {
+    pub(crate) fn new(chain_id: u64, accounts: Vec<DevAccount>) -> Result<Self, BenchError> {
         let accounts = accounts
             .into_iter()
             .map(|a| {
@@ -86,11 +86,11 @@ impl Signers {
         Ok(Self { chain_id, accounts })
     }
 
-    fn address(&self, index: usize) -> Address {
+    pub(crate) fn address(&self, index: usize) -> Address {
         self.accounts[index].1
     }
 
-    fn sign(
+    pub(crate) fn sign(
         &mut self,
         from: usize,
         to: TxKind,

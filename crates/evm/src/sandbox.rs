@@ -30,7 +30,7 @@ use revm::{
     },
     primitives::{hardfork::SpecId, AddressSet},
 };
-use std::{collections::BTreeMap, sync::Arc};
+use std::sync::Arc;
 
 type Ictx<'a, H> = InstructionContext<'a, H, EthInterpreter>;
 
@@ -63,12 +63,20 @@ fn selector(signature: &str) -> [u8; 4] {
 pub struct Sandbox {
     policy: Option<Arc<Policy>>,
     /// address → inherited rule index, as read from (or written to) the registry in state.
-    inherited: BTreeMap<Address, Option<usize>>,
+    inherited: alloy_primitives::map::AddressHashMap<Option<usize>>,
+    /// The last two frames looked up — (subject, code hash) and its rule: hooked opcodes come in runs from one
+    /// frame, or alternate between a caller and its callee.
+    last: [Option<FrameKey>; 2],
+    /// Which of `last` to replace next.
+    next: usize,
 }
+
+/// A looked-up frame: (subject, code hash) and its rule.
+type FrameKey = ((Address, Option<B256>), Option<usize>);
 
 impl Sandbox {
     pub fn new(policy: Option<Arc<Policy>>) -> Self {
-        Self { policy, inherited: BTreeMap::new() }
+        Self { policy, inherited: Default::default(), last: [None, None], next: 0 }
     }
 
     pub fn policy(&self) -> Option<&Arc<Policy>> {
@@ -122,38 +130,49 @@ fn revert(it: &mut Interpreter<EthInterpreter>, violation: Violation) -> Instruc
 
 /// The rule index governing the running frame, if any: the frame's own address or code hash, else a rule its
 /// address inherited from its creator (recorded in state).
-fn frame_rule<H>(host: &mut H, it: &Interpreter<EthInterpreter>) -> Option<(Arc<Policy>, usize)>
+fn frame_rule<H>(host: &mut H, it: &Interpreter<EthInterpreter>) -> Option<usize>
 where
     H: Host + ContextTr<Chain = Sandbox>,
 {
-    let policy = host.chain().policy.clone()?;
-    if policy.is_empty() {
-        return None;
-    }
     let target = subject(it);
-    if let Some(rule) = policy.rule_for(target, it.bytecode.hash()) {
-        let index = rule.index;
-        return Some((policy, index));
-    }
-    let index = inherited_rule(host, &policy, target)?;
-    Some((policy, index))
+    let key = (target, it.bytecode.hash());
+    let (direct, inherits) = {
+        let sandbox = host.chain();
+        let policy = sandbox.policy.as_deref()?;
+        if policy.is_empty() {
+            return None;
+        }
+        for (last, index) in sandbox.last.iter().flatten() {
+            if *last == key {
+                return *index;
+            }
+        }
+        (policy.rule_for(key.0, key.1).map(|r| r.index), policy.has_inheritance())
+    };
+    let index = match direct {
+        Some(index) => Some(index),
+        None if inherits => inherited_rule(host, target),
+        None => None,
+    };
+    let sandbox = host.chain_mut();
+    sandbox.last[sandbox.next] = Some((key, index));
+    sandbox.next ^= 1;
+    index
 }
 
 /// The rule `address` inherited (read from the registry account once per block, then remembered).
-fn inherited_rule<H>(host: &mut H, policy: &Policy, address: Address) -> Option<usize>
+fn inherited_rule<H>(host: &mut H, address: Address) -> Option<usize>
 where
     H: Host + ContextTr<Chain = Sandbox>,
 {
-    if !policy.has_inheritance() {
-        return None;
-    }
+    let rules = host.chain().policy.as_deref().map(|p| p.rules().len())?;
     if let Some(known) = host.chain().inherited.get(&address) {
         return *known;
     }
     let found = read_registry(host, inherited_slot(address))
         .and_then(|v| usize::try_from(v).ok())
         .and_then(|v| v.checked_sub(1))
-        .filter(|i| *i < policy.rules().len());
+        .filter(|i| *i < rules);
     host.chain_mut().inherited.insert(address, found);
     found
 }
@@ -173,8 +192,9 @@ fn check<H>(
 where
     H: Host + ContextTr<Chain = Sandbox>,
 {
-    let (policy, index) = frame_rule(host, it)?;
-    check(policy.rule(index)?, subject(it))
+    let index = frame_rule(host, it)?;
+    let rule = host.chain().policy.as_deref()?.rule(index)?;
+    check(rule, subject(it))
 }
 
 /// Whether the frame is a virtualized call (a system's code in its host's storage, started through
@@ -359,22 +379,22 @@ where
 {
     let Ictx { interpreter: it, host } = c;
     let op = if IS_CREATE2 { Op::Create2 } else { Op::Create };
-    if let Some((policy, index)) = frame_rule(host, it) {
-        let Some(rule) = policy.rule(index) else {
-            return contract::create::<IS_CREATE2, EthInterpreter, H>(InstructionContext {
-                interpreter: it,
-                host,
-            });
+    if let Some(index) = frame_rule(host, it) {
+        let (violation, inherit) = match host.chain().policy.as_deref().and_then(|p| p.rule(index)) {
+            Some(rule) => (rule.check_op(op, subject(it)), rule.inherit),
+            None => (None, false),
         };
-        if let Some(v) = rule.check_op(op, subject(it)) {
+        if let Some(v) = violation {
             return revert(it, v);
         }
-        if rule.inherit {
+        if inherit {
             // The contract about to be created inherits the rule: record it in state before its code runs.
             if let Some(created) = created_address::<IS_CREATE2, H>(host, it) {
                 host.load_account_info_skip_cold_load(REGISTRY_ADDRESS, false, false).ok();
                 host.sstore(REGISTRY_ADDRESS, inherited_slot(created), U256::from(index + 1));
-                host.chain_mut().inherited.insert(created, Some(index));
+                let sandbox = host.chain_mut();
+                sandbox.inherited.insert(created, Some(index));
+                sandbox.last = [None, None];
             }
         }
     }
@@ -495,18 +515,22 @@ where
     if it.input.bytecode_address.is_none() {
         if let Some(len) = peek(it, 1) {
             let creator = it.input.caller_address();
-            let policy = host.chain().policy.clone();
-            if let Some(policy) = policy.filter(|p| !p.is_empty()) {
-                let index = match policy.rule_for_address(creator) {
-                    Some(rule) => Some(rule.index),
-                    None => inherited_rule(host, &policy, creator),
-                };
-                let size = usize::try_from(len).unwrap_or(usize::MAX);
-                if let Some(v) =
-                    index.and_then(|i| policy.rule(i)).and_then(|r| r.check_code_size(creator, size))
-                {
-                    return revert(it, v);
+            let (direct, inherits) = match host.chain().policy.as_deref() {
+                Some(p) if !p.is_empty() => {
+                    (p.rule_for_address(creator).map(|r| r.index), p.has_inheritance())
                 }
+                _ => (None, false),
+            };
+            let index = match direct {
+                Some(index) => Some(index),
+                None if inherits => inherited_rule(host, creator),
+                None => None,
+            };
+            let size = usize::try_from(len).unwrap_or(usize::MAX);
+            let violation =
+                index.and_then(|i| host.chain().policy.as_deref()?.rule(i)?.check_code_size(creator, size));
+            if let Some(v) = violation {
+                return revert(it, v);
             }
         }
     }

@@ -20,7 +20,6 @@
 use crate::{Namespaces, Op, OpSet, Policy, PolicyError, Rule, Subject};
 use alloy_primitives::{Address, Bytes, B256};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 fn yes() -> bool {
     true
@@ -123,8 +122,8 @@ impl PolicyConfig {
     /// Validates the document into a [`Policy`].
     pub fn build(self, source_name: &str) -> Result<Policy, PolicyError> {
         let mut rules = Vec::with_capacity(self.rules.len());
-        let mut by_address = BTreeMap::new();
-        let mut by_code_hash = BTreeMap::new();
+        let mut by_address = alloy_primitives::map::AddressHashMap::default();
+        let mut by_code_hash = alloy_primitives::map::B256HashMap::default();
         for (index, rule) in self.rules.iter().enumerate() {
             let name = rule.name.clone().unwrap_or_else(|| format!("rule {index}"));
             let fail = |field: &'static str, reason: String| PolicyError::Rule {
@@ -207,7 +206,9 @@ impl PolicyConfig {
                 reason: "a policy holds at most 255 rules".into(),
             });
         }
-        Ok(Policy { rules, by_address, by_code_hash, config: self })
+        let inherits = rules.iter().any(|r| r.inherit);
+        let address_filter = by_address.keys().fold(0u64, |bits, a| bits | crate::address_bit(*a));
+        Ok(Policy { rules, by_address, by_code_hash, inherits, address_filter, config: self })
     }
 }
 

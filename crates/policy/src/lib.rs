@@ -19,7 +19,6 @@ pub use config::{CallsConfig, LimitsConfig, PolicyConfig, RuleConfig, StorageCon
 pub use error::PolicyError;
 
 use alloy_primitives::{address, keccak256, Address, B256, U256};
-use std::collections::BTreeMap;
 
 /// The address of the virtualized-call entry point (`docs/policy.md`): ASCII "keel" in the low bytes.
 pub const VCALL_ADDRESS: Address = address!("0x000000000000000000000000000000006b65656c");
@@ -330,12 +329,21 @@ impl Rule {
     }
 }
 
+fn address_bit(address: Address) -> u64 {
+    1 << (address[19] & 63)
+}
+
 /// A chain's sandbox policy (validated; see [`PolicyConfig`] for the file format).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
     rules: Vec<Rule>,
-    by_address: BTreeMap<Address, usize>,
-    by_code_hash: BTreeMap<B256, usize>,
+    by_address: alloy_primitives::map::AddressHashMap<usize>,
+    by_code_hash: alloy_primitives::map::B256HashMap<usize>,
+    /// Whether any rule is inherited (asked at every hooked opcode, so kept rather than computed).
+    inherits: bool,
+    /// Bit `a[19] % 64` set for every subject address `a`: most lookups of contracts without a rule end here,
+    /// without hashing.
+    address_filter: u64,
     config: PolicyConfig,
 }
 
@@ -359,7 +367,7 @@ impl Policy {
 
     /// Whether any rule is inherited by created contracts (so the inheritance record in state must be consulted).
     pub fn has_inheritance(&self) -> bool {
-        self.rules.iter().any(|r| r.inherit)
+        self.inherits
     }
 
     /// The rule for a contract at `address` running code with `code_hash`: an address rule first, then a
@@ -368,8 +376,13 @@ impl Policy {
         if self.rules.is_empty() {
             return None;
         }
-        if let Some(&i) = self.by_address.get(&address) {
-            return self.rules.get(i);
+        if self.address_filter & address_bit(address) != 0 {
+            if let Some(&i) = self.by_address.get(&address) {
+                return self.rules.get(i);
+            }
+        }
+        if self.by_code_hash.is_empty() {
+            return None;
         }
         code_hash.and_then(|h| self.by_code_hash.get(&h)).and_then(|&i| self.rules.get(i))
     }
