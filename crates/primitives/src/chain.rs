@@ -166,6 +166,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_sandbox_section_becomes_the_chains_policy() {
+        let json = r#"{"config":{"chainId":1,"keel":{"sandbox":{"rule":[{"name":"p","address":"0x5FbDB2315678afecb367f032d93F642f64180aa3","deny":["SSTORE"]}]}}},"alloc":{}}"#;
+        let spec = ChainSpec::from_genesis_json("g.json", json).unwrap();
+        let policy = spec.policy().unwrap();
+        assert_eq!(policy.rules().len(), 1);
+        assert!(
+            spec.genesis().alloc.contains_key(&keel_policy::REGISTRY_ADDRESS),
+            "the registry is allocated"
+        );
+        // Through the spec's own JSON (what the proof client receives) the policy survives unchanged.
+        let again =
+            ChainSpec::from_genesis_json("again", &serde_json::to_string(spec.genesis()).unwrap()).unwrap();
+        assert_eq!(again.policy().unwrap().hash(), policy.hash());
+        assert_eq!(again.spec_hash(), spec.spec_hash());
+
+        let bad = json.replace("SSTORE", "JUMP");
+        let err = ChainSpec::from_genesis_json("g.json", &bad).unwrap_err().to_string();
+        assert!(err.contains("g.json") && err.contains("rule 0 (p), field `deny`"), "{err}");
+        assert!(ChainSpec::from_genesis_json("g.json", r#"{"config":{"chainId":1},"alloc":{}}"#)
+            .unwrap()
+            .policy()
+            .is_none());
+    }
+
+    #[test]
     fn bad_genesis_names_the_file_and_field() {
         let err = ChainSpec::from_genesis_json("g.json", r#"{"config":{"chainId":"x"},"alloc":{}}"#)
             .unwrap_err()
