@@ -48,6 +48,12 @@ contract GameSystem {
         bubble(ok, out);
     }
 
+    /// A plain call out (the system's own rule decides where it may call).
+    function callOut(address target) external {
+        (bool ok, bytes memory out) = target.call("");
+        bubble(ok, out);
+    }
+
     function delegate(address target) external {
         (bool ok, bytes memory out) = target.delegatecall("");
         bubble(ok, out);

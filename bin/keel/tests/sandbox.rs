@@ -365,6 +365,9 @@ fn virtualized_calls_run_systems_in_the_hosts_storage_under_their_grants() {
     let grant_self = calldata("grantSelf(bytes4)", &["0x00000000"]);
     let (rule, who, _) = violation(url, world, &run(system, &grant_self), 0);
     assert_eq!((rule, who), (9, system));
+    // The system's own rule holds inside the World: its calls only to the vcall address and Target.
+    let call_out = calldata("callOut(address)", &[&layout.open.to_string()]);
+    assert_eq!(violation(url, world, &run(system, &call_out), 0), (2, system, layout.open.into_word()));
     // The system sees the World's caller appended to its calldata.
     let sender = call_ok(url, world, &run(system, &calldata("msgSender()", &[])), 0);
     assert!(sender.to_lowercase().contains(&hex::encode(DEV0)), "{sender}");
@@ -404,4 +407,33 @@ fn a_malformed_policy_is_refused_at_start_naming_rule_and_field() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rule 0 (plugin), field `deny`: unknown operation \"JUMP\""), "{stderr}");
+}
+
+#[test]
+fn a_code_hash_rule_confines_every_contract_running_that_code() {
+    // The runtime code of Target, learnt from a node without a policy.
+    let code_hash = {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+        cmd.args(["node", "--ephemeral", "--port", &free_port().to_string()]);
+        let node = start(cmd);
+        let target = deploy(&node.url, "Target");
+        let code = rpc_ok(&node.url, "eth_getCode", json!([target, "latest"]));
+        alloy_primitives::keccak256(hex::decode(code.as_str().unwrap()).unwrap())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("[[rule]]\nname = \"by code\"\ncode_hash = \"{code_hash}\"\ndeny = [\"SSTORE\"]\n"),
+    )
+    .unwrap();
+    let node = start_node(&policy);
+    let (first, second) = (deploy(&node.url, "Target"), deploy(&node.url, "Target"));
+    let ping = calldata("ping()", &[]);
+    for target in [first, second] {
+        assert_eq!(violation(&node.url, target, &ping, 0), (1, target, word(0x55)));
+    }
+    // Other code is not confined.
+    let plugin = deploy(&node.url, "Plugin");
+    call_ok(&node.url, plugin, &calldata("store(bytes32,uint256)", &[&slot(b"x"), "1"]), 0);
 }
