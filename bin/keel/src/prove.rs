@@ -36,6 +36,9 @@ pub(crate) struct ProveArgs {
     /// The chain's geth-format genesis (default: the dev chain `keel node` runs without `--init`).
     #[arg(long, value_name = "GENESIS.json")]
     init: Option<PathBuf>,
+    /// The sandbox policy the chain was created with (`keel node --policy FILE`): part of its chain spec.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Kill a client that has not finished after this many seconds (a client that hangs without dying).
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     timeout: u64,
@@ -244,6 +247,15 @@ fn chain_spec(args: &ProveArgs) -> Result<keel_primitives::ChainSpec> {
         }
         None => keel_primitives::DevGenesis::default().chain_spec()?,
     })
+    .and_then(|spec| match &args.policy {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).wrap_err_with(|| format!("--policy {}", path.display()))?;
+            let policy = keel_evm::keel_policy::PolicyConfig::from_toml(&path.display().to_string(), &text)?;
+            Ok(spec.with_policy(&policy)?)
+        }
+        None => Ok(spec),
+    })
 }
 
 fn open_datadir(args: &ProveArgs) -> Result<Datadir> {
@@ -254,7 +266,7 @@ fn open_datadir(args: &ProveArgs) -> Result<Datadir> {
         keel_store::Store::open_opts(&datadir, &keel_store::OpenOptions { key, ..Default::default() })
             .wrap_err_with(|| format!("--datadir {} (is a node still running on it?)", datadir.display()))?;
     if store.snapshot()?.spec_hash()? != Some(spec.spec_hash()) {
-        bail!("--datadir {} holds another chain: pass its genesis with --init", datadir.display());
+        bail!("--datadir {} holds another chain: pass its genesis with --init (and its --policy, if it was created with one)", datadir.display());
     }
     let spec_json = serde_json::to_string(spec.genesis())?;
     Ok(Datadir { store, spec, spec_json })
