@@ -26,7 +26,7 @@ pub enum StoreError {
     #[error("block {number} ({hash}) has parent {parent}, but the store's head is {head}")]
     NotChild { number: u64, hash: B256, parent: B256, head: B256 },
     /// The datadir was initialised for another chain.
-    #[error("datadir holds chain spec {stored}, not {requested}: use another --datadir or the same genesis")]
+    #[error("datadir holds chain spec {stored}, not {requested}: use another --datadir, or the same genesis (--init) and sandbox policy (--policy) it was created with")]
     SpecMismatch { stored: B256, requested: B256 },
     /// The datadir's format version is not one this build reads.
     #[error("datadir format version {found} is not supported (this build reads version {supported})")]
