@@ -25,6 +25,12 @@ contract GameSystem {
         }
     }
 
+    function tread(bytes32 slot) external view returns (uint256 value) {
+        assembly {
+            value := tload(slot)
+        }
+    }
+
     /// The World's caller, which the virtualized call appends to the calldata.
     function msgSender() external pure returns (address sender) {
         assembly {

@@ -25,7 +25,10 @@ impl KeyArgs {
             return Ok(Some(DbKey::read_file(path)?));
         }
         match std::env::var(KEY_ENV) {
-            Ok(text) => Ok(Some(DbKey::parse(text.as_bytes(), &format!("environment variable {KEY_ENV}"))?)),
+            Ok(text) => {
+                let text = zeroize::Zeroizing::new(text);
+                Ok(Some(DbKey::parse(text.as_bytes(), &format!("environment variable {KEY_ENV}"))?))
+            }
             Err(std::env::VarError::NotPresent) => Ok(None),
             Err(e) => bail!("environment variable {KEY_ENV}: {e}"),
         }

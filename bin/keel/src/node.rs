@@ -272,7 +272,15 @@ impl Args {
             }
             .sanitized(),
             reinject_on_revert: !self.revert_drops_transactions,
-            key: if self.encrypt { Some(self.key.require("--encrypt")?) } else { None },
+            key: match (self.encrypt, &self.key.key_file) {
+                (true, _) => Some(self.key.require("--encrypt")?),
+                (false, Some(file)) => eyre::bail!(
+                    "--key-file {} (or KEEL_KEY_FILE) is given without --encrypt: add --encrypt to use an encrypted \
+                     datadir, or drop the key",
+                    file.display()
+                ),
+                (false, None) => None,
+            },
             policy: match &self.policy {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)

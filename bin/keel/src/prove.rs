@@ -262,6 +262,9 @@ fn open_datadir(args: &ProveArgs) -> Result<Datadir> {
     let datadir = args.datadir.clone().unwrap_or_else(|| PathBuf::from(".keel"));
     let spec = chain_spec(args)?;
     let key = args.key.load()?;
+    if key.is_some() && args.record.is_some() {
+        tracing::warn!("--record writes the preimages it serves in the clear: the recording of an encrypted datadir is not encrypted");
+    }
     let store =
         keel_store::Store::open_opts(&datadir, &keel_store::OpenOptions { key, ..Default::default() })
             .wrap_err_with(|| format!("--datadir {} (is a node still running on it?)", datadir.display()))?;

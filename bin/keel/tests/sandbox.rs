@@ -359,6 +359,9 @@ fn virtualized_calls_run_systems_in_the_hosts_storage_under_their_grants() {
     assert_eq!(violation(url, world, &run(system, &write_out), 0), (4, system, outside_word));
     let read_out = calldata("read(bytes32)", &[&outside]);
     assert_eq!(violation(url, world, &run(system, &read_out), 0), (4, system, outside_word));
+    let tread_out = calldata("tread(bytes32)", &[&outside]);
+    assert_eq!(violation(url, world, &run(system, &tread_out), 0), (4, system, outside_word));
+    call_ok(url, world, &run(system, &calldata("tread(bytes32)", &[&in_ns])), 0);
     // DELEGATECALL inside a virtualized frame, and granting itself more: refused.
     let delegate = calldata("delegate(address)", &[&layout.target.to_string()]);
     assert_eq!(violation(url, world, &run(system, &delegate), 0), (7, system, word(0xf4)));

@@ -69,6 +69,8 @@ pub struct Sandbox {
     last: [Option<FrameKey>; 2],
     /// Which of `last` to replace next.
     next: usize,
+    /// Contracts being created by a frame whose rule caps deployed code: created address → (rule, creator).
+    code_caps: alloy_primitives::map::AddressHashMap<(usize, Address)>,
 }
 
 /// A looked-up frame: (subject, code hash) and its rule.
@@ -76,7 +78,13 @@ type FrameKey = ((Address, Option<B256>), Option<usize>);
 
 impl Sandbox {
     pub fn new(policy: Option<Arc<Policy>>) -> Self {
-        Self { policy, inherited: Default::default(), last: [None, None], next: 0 }
+        Self {
+            policy,
+            inherited: Default::default(),
+            last: [None, None],
+            next: 0,
+            code_caps: Default::default(),
+        }
     }
 
     pub fn policy(&self) -> Option<&Arc<Policy>> {
@@ -105,6 +113,7 @@ where
     table[opcode::LOG4 as usize] = Instruction::new(hook_log::<4, H>);
     table[opcode::RETURN as usize] = Instruction::new(hook_return::<H>);
     table[opcode::SLOAD as usize] = Instruction::new(hook_sload::<H>);
+    table[opcode::TLOAD as usize] = Instruction::new(hook_tload::<H>);
 }
 
 /// The `n`-th word from the top of the stack (0 = top), without popping it.
@@ -361,7 +370,7 @@ fn call_args(it: &Interpreter<EthInterpreter>) -> Vec<u8> {
 
 /// `vcall(address system, bytes data)`'s arguments, ABI-decoded (bounds-checked).
 fn decode_vcall(args: &[u8]) -> Option<(Address, Vec<u8>)> {
-    let word = |at: usize| args.get(at..at + 32).map(U256::from_be_slice);
+    let word = |at: usize| args.get(at..at.checked_add(32)?).map(U256::from_be_slice);
     let system = word(4)?;
     if system >> 160 != U256::ZERO {
         return None;
@@ -380,25 +389,57 @@ where
     let Ictx { interpreter: it, host } = c;
     let op = if IS_CREATE2 { Op::Create2 } else { Op::Create };
     if let Some(index) = frame_rule(host, it) {
-        let (violation, inherit) = match host.chain().policy.as_deref().and_then(|p| p.rule(index)) {
-            Some(rule) => (rule.check_op(op, subject(it)), rule.inherit),
-            None => (None, false),
+        let me = subject(it);
+        let (violation, inherit, capped) = match host.chain().policy.as_deref().and_then(|p| p.rule(index)) {
+            Some(rule) => (rule.check_op(op, me), rule.inherit, rule.max_code_size.is_some()),
+            None => (None, false, false),
         };
         if let Some(v) = violation {
             return revert(it, v);
         }
-        if inherit {
-            // The contract about to be created inherits the rule: record it in state before its code runs.
-            if let Some(created) = created_address::<IS_CREATE2, H>(host, it) {
+        if inherit || capped {
+            let Some(created) = created_address::<IS_CREATE2, H>(host, it) else {
+                // The address cannot be worked out (init code beyond 1 MiB): fail closed.
+                let size = peek(it, 2).and_then(|l| u64::try_from(l).ok()).unwrap_or(u64::MAX);
+                return revert(it, Violation::new(ViolationKind::CodeSize, me, Violation::number(size)));
+            };
+            if capped {
+                host.chain_mut().code_caps.insert(created, (index, me));
+            }
+            if inherit && creation_can_start(host, it, created) {
+                // The contract about to be created inherits the rule: record it in state before its code runs.
+                // (The cache is only invalidated: the next lookup reads the journal, which a revert rolls back.)
                 host.load_account_info_skip_cold_load(REGISTRY_ADDRESS, false, false).ok();
                 host.sstore(REGISTRY_ADDRESS, inherited_slot(created), U256::from(index + 1));
                 let sandbox = host.chain_mut();
-                sandbox.inherited.insert(created, Some(index));
+                sandbox.inherited.remove(&created);
                 sandbox.last = [None, None];
             }
         }
     }
     contract::create::<IS_CREATE2, EthInterpreter, H>(InstructionContext { interpreter: it, host })
+}
+
+/// Whether revm's CREATE will get as far as running the init code: depth below 1024, enough balance for the
+/// endowment, and no contract (code or nonce) at the address already.
+fn creation_can_start<H: Host + ?Sized>(
+    host: &mut H,
+    it: &Interpreter<EthInterpreter>,
+    created: Address,
+) -> bool {
+    if it.input.depth + 1 > 1024 {
+        return false;
+    }
+    let value = peek(it, 0).unwrap_or_default();
+    let creator = it.input.target_address();
+    let balance = host.load_account_info_skip_cold_load(creator, false, false).map(|a| a.balance);
+    if balance.map_or(true, |b| b < value) {
+        return false;
+    }
+    match host.load_account_info_skip_cold_load(created, true, false) {
+        Ok(account) => account.nonce == 0 && account.code.as_ref().is_none_or(|c| c.is_empty()),
+        Err(_) => false,
+    }
 }
 
 /// The address CREATE / CREATE2 is about to deploy to (CREATE: the creator's current nonce; CREATE2: salt and
@@ -460,6 +501,19 @@ where
     check(host, it, |rule, me| rule.check_store(op, me, B256::from(slot.to_be_bytes::<32>())))
 }
 
+fn hook_tload<H>(c: Ictx<'_, H>) -> InstructionExecResult
+where
+    H: Host + ContextTr<Chain = Sandbox>,
+{
+    let Ictx { interpreter: it, host } = c;
+    if virtualized(it) {
+        if let Some(v) = peek(it, 0).and_then(|slot| virtual_storage_check(host, it, slot)) {
+            return revert(it, v);
+        }
+    }
+    ops::tload::<EthInterpreter, H>(InstructionContext { interpreter: it, host })
+}
+
 fn hook_sload<H>(c: Ictx<'_, H>) -> InstructionExecResult
 where
     H: Host + ContextTr<Chain = Sandbox>,
@@ -506,7 +560,7 @@ where
     ops::log::<N, H>(InstructionContext { interpreter: it, host })
 }
 
-/// RETURN from a create frame deploys code: the creator's rule may cap its size.
+/// RETURN from a create frame deploys code: the creating frame's rule may cap its size (recorded at its CREATE).
 fn hook_return<H>(c: Ictx<'_, H>) -> InstructionExecResult
 where
     H: Host + ContextTr<Chain = Sandbox>,
@@ -514,23 +568,14 @@ where
     let Ictx { interpreter: it, host } = c;
     if it.input.bytecode_address.is_none() {
         if let Some(len) = peek(it, 1) {
-            let creator = it.input.caller_address();
-            let (direct, inherits) = match host.chain().policy.as_deref() {
-                Some(p) if !p.is_empty() => {
-                    (p.rule_for_address(creator).map(|r| r.index), p.has_inheritance())
+            let sandbox = host.chain();
+            if let Some(&(index, creator)) = sandbox.code_caps.get(&it.input.target_address()) {
+                let size = usize::try_from(len).unwrap_or(usize::MAX);
+                let violation =
+                    sandbox.policy.as_deref().and_then(|p| p.rule(index)?.check_code_size(creator, size));
+                if let Some(v) = violation {
+                    return revert(it, v);
                 }
-                _ => (None, false),
-            };
-            let index = match direct {
-                Some(index) => Some(index),
-                None if inherits => inherited_rule(host, creator),
-                None => None,
-            };
-            let size = usize::try_from(len).unwrap_or(usize::MAX);
-            let violation =
-                index.and_then(|i| host.chain().policy.as_deref()?.rule(i)?.check_code_size(creator, size));
-            if let Some(v) = violation {
-                return revert(it, v);
             }
         }
     }
@@ -602,10 +647,10 @@ fn vcall_precompile<CTX: ContextTr + Host>(context: &mut CTX, inputs: &CallInput
         Some(s) => [s[0], s[1], s[2], s[3]],
         None => return refuse([0; 4]),
     };
-    if inputs.scheme != CallScheme::Call || inputs.is_static {
+    if inputs.scheme != CallScheme::Call || inputs.is_static || !inputs.value.get().is_zero() {
         return refuse(sel);
     }
-    let word = |at: usize| input.get(at..at + 32).map(U256::from_be_slice);
+    let word = |at: usize| input.get(at..at.checked_add(32)?).map(U256::from_be_slice);
     let Some(system) = word(4).filter(|w| *w >> 160 == U256::ZERO).map(word_address) else {
         return refuse(sel);
     };
@@ -623,7 +668,7 @@ fn vcall_precompile<CTX: ContextTr + Host>(context: &mut CTX, inputs: &CallInput
             }
             (0..n)
                 .map(|i| {
-                    let w = word(offset + 32 + 32 * i)?;
+                    let w = word(offset.checked_add(32 + 32 * i)?)?;
                     // bytes4 is left-aligned; anything after its 4 bytes must be zero.
                     (w << 32 == U256::ZERO).then_some(w)
                 })

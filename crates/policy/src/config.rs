@@ -171,8 +171,7 @@ impl PolicyConfig {
                         }
                         prefixes.push(ns.to_vec());
                     }
-                    let prefix_len = prefixes.iter().map(Vec::len).max().unwrap_or(0);
-                    Some(Namespaces { prefix_len, prefixes })
+                    Some(Namespaces { prefixes })
                 }
             };
             let limits = rule.limits.clone().unwrap_or_default();

@@ -218,10 +218,9 @@ pub enum Subject {
     CodeHash(B256),
 }
 
-/// Storage namespaces: a slot is inside one if its first `prefix_len` bytes equal the namespace's.
+/// Storage namespaces: a slot is inside one if it starts with one of the prefixes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespaces {
-    pub prefix_len: usize,
     pub prefixes: Vec<Vec<u8>>,
 }
 
@@ -387,7 +386,7 @@ impl Policy {
         code_hash.and_then(|h| self.by_code_hash.get(&h)).and_then(|&i| self.rules.get(i))
     }
 
-    /// The rule naming `address` as its subject, if any (for virtualized systems).
+    /// The rule naming `address` itself as its subject, if any.
     pub fn rule_for_address(&self, address: Address) -> Option<&Rule> {
         self.by_address.get(&address).and_then(|&i| self.rules.get(i))
     }

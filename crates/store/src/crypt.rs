@@ -1,7 +1,8 @@
 //! Encryption at rest: [`EncryptedKv`] seals every value and hides every key of the tables below it.
 //!
-//! The wrapper sits between [`crate::Store`] and the write-ahead journal, so the journal, the redb file and
-//! every checkpoint only ever see sealed bytes.
+//! The layers, top down: [`crate::Store`] → [`crate::JournalKv`] (plain values in memory only; each block's journal
+//! record sealed whole with a [`RecordCipher`]) → [`EncryptedKv`] (entries sealed one by one as the checkpoint
+//! thread writes them) → redb. So the journal file and the redb file only ever hold sealed bytes.
 //!
 //! - **Values** are sealed with XChaCha20-Poly1305. The associated data is `"keel/v1" ‖ table ‖ stored key`, so
 //!   a sealed value moved to another key or table fails to open. The sealed plaintext is
@@ -388,7 +389,10 @@ impl Marker {
 
     fn check_mac(raw: &[u8], cipher: &Cipher) -> Result<(), StoreError> {
         let (body, mac) = raw.split_at(raw.len() - 32);
-        if cipher.keyed_hash(b'm', Table::Meta, body) != mac {
+        let expected = cipher.keyed_hash(b'm', Table::Meta, body);
+        // Constant time: the comparison must not tell how much of a forged MAC was right.
+        let differs = expected.iter().zip(mac).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if differs != 0 || mac.len() != expected.len() {
             return Err(integrity(Table::Meta, "encryption marker fails authentication (altered)"));
         }
         Ok(())

@@ -283,6 +283,16 @@ fn replay(path: &Path, overlay: &mut Overlay, sealer: Option<&RecordCipher>) -> 
         let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
         let Some(payload) = bytes.get(at + 8..at + 8 + len) else { break };
         if crc32fast::hash(payload) != crc {
+            if sealer.is_some() && at + 8 + len < bytes.len() {
+                // A torn write can only be the last record: a bad one with more after it was altered.
+                return Err(StoreError::Integrity {
+                    table: "journal",
+                    reason: format!(
+                        "{}: record {records} at byte {at} fails its checksum, and records follow it",
+                        path.display()
+                    ),
+                });
+            }
             break;
         }
         let opened;

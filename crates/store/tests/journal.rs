@@ -289,6 +289,12 @@ fn sealed_journal_hides_batches_and_detects_tampering() {
     let err = replay(&altered).unwrap_err().to_string();
     assert!(err.contains("integrity check failed") && err.contains("record 0"), "{err}");
 
+    // A bad checksum with records after it is not a torn write: refused, not silently cut.
+    let mut unfixed = full.clone();
+    unfixed[first + 8 + 30] ^= 1;
+    let err = replay(&unfixed).unwrap_err().to_string();
+    assert!(err.contains("fails its checksum, and records follow it"), "{err}");
+
     let mut swapped = full[..16].to_vec();
     swapped.extend_from_slice(&full[second..second + record_at(second)]);
     swapped.extend_from_slice(&full[first..second]);
