@@ -112,8 +112,8 @@ where
     table[opcode::LOG3 as usize] = Instruction::new(hook_log::<3, H>);
     table[opcode::LOG4 as usize] = Instruction::new(hook_log::<4, H>);
     table[opcode::RETURN as usize] = Instruction::new(hook_return::<H>);
-    table[opcode::SLOAD as usize] = Instruction::new(hook_sload::<H>);
-    table[opcode::TLOAD as usize] = Instruction::new(hook_tload::<H>);
+    table[opcode::SLOAD as usize] = Instruction::new(hook_load::<false, H>);
+    table[opcode::TLOAD as usize] = Instruction::new(hook_load::<true, H>);
 }
 
 /// The `n`-th word from the top of the stack (0 = top), without popping it.
@@ -501,7 +501,8 @@ where
     check(host, it, |rule, me| rule.check_store(op, me, B256::from(slot.to_be_bytes::<32>())))
 }
 
-fn hook_tload<H>(c: Ictx<'_, H>) -> InstructionExecResult
+/// SLOAD (`TRANSIENT = false`) and TLOAD: in a virtualized frame, only inside the granted namespaces.
+fn hook_load<const TRANSIENT: bool, H>(c: Ictx<'_, H>) -> InstructionExecResult
 where
     H: Host + ContextTr<Chain = Sandbox>,
 {
@@ -511,20 +512,12 @@ where
             return revert(it, v);
         }
     }
-    ops::tload::<EthInterpreter, H>(InstructionContext { interpreter: it, host })
-}
-
-fn hook_sload<H>(c: Ictx<'_, H>) -> InstructionExecResult
-where
-    H: Host + ContextTr<Chain = Sandbox>,
-{
-    let Ictx { interpreter: it, host } = c;
-    if virtualized(it) {
-        if let Some(v) = peek(it, 0).and_then(|slot| virtual_storage_check(host, it, slot)) {
-            return revert(it, v);
-        }
+    let c = InstructionContext { interpreter: it, host };
+    if TRANSIENT {
+        ops::tload::<EthInterpreter, H>(c)
+    } else {
+        ops::sload::<EthInterpreter, H>(c)
     }
-    ops::sload::<EthInterpreter, H>(InstructionContext { interpreter: it, host })
 }
 
 fn hook_sstore<H>(c: Ictx<'_, H>) -> InstructionExecResult
