@@ -146,6 +146,13 @@ fn rekey(datadir: &Path, key_file: &Path, new_key_file: &Path, batch_size: usize
     })
     .wrap_err_with(|| format!("keel db rekey --datadir {}", datadir.display()))?;
     bar.finish_and_clear();
+    // The local-transaction journal (at `keel node`'s default place) is sealed with the datadir key too.
+    let journal = datadir.join("transactions.rlp");
+    let locals = keel_node::reseal_tx_journal(&journal, &old, &new)
+        .wrap_err_with(|| format!("re-sealing {}", journal.display()))?;
+    if locals > 0 {
+        println!("{locals} local transactions in {} re-sealed", journal.display());
+    }
     println!(
         "datadir {} now encrypted with key id {} (was {}); {moved} entries re-encrypted in {:.1?}",
         datadir.display(),

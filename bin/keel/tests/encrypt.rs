@@ -52,6 +52,15 @@ fn start_node(datadir: &Path, key_file: Option<&Path>) -> Running {
     start(cmd)
 }
 
+/// An encrypted node that mines only when asked (so pending transactions stay pending).
+fn start_manual(datadir: &Path, key_file: &Path) -> Running {
+    let mut cmd = keel();
+    cmd.args(["node", "--no-mining", "--encrypt", "--port", &free_port().to_string(), "--datadir"])
+        .arg(datadir);
+    cmd.arg("--key-file").arg(key_file);
+    start(cmd)
+}
+
 /// Stops a node as Ctrl-C does (a clean shutdown: journal checkpointed, redb closed).
 fn stop(mut node: Running) {
     let pid = node.child.id().to_string();
@@ -400,8 +409,11 @@ fn rekey_survives_kill_and_resumes() {
         rpc_ok(&node.url, "anvil_mine", json!(["0x5dc"]));
         chain.contract
     };
+    // A local transaction waiting in the pool (journaled, sealed with the datadir key) must survive the rekey.
     let head = {
-        let node = start_node(&datadir, Some(&key_file));
+        let node = start_manual(&datadir, &key_file);
+        cast_ok(&node.url, &["send", "--unlocked", "--from", DEV0, "--async", RECIPIENT, "--value", "1"]);
+        assert_eq!(rpc_ok(&node.url, "txpool_status", json!([]))["pending"], json!("0x1"));
         rpc_ok(&node.url, "eth_getBlockByNumber", json!(["latest", false]))["hash"].clone()
     };
     let new_key = dir.path().join("new.hex");
@@ -428,9 +440,14 @@ fn rekey_survives_kill_and_resumes() {
 
     let err = refused(&datadir, Some(&key_file));
     assert!(err.contains("wrong key for datadir"), "{err}");
-    let node = start_node(&datadir, Some(&new_key));
+    let node = start_manual(&datadir, &new_key);
     check_chain(&node, &contract);
     assert_eq!(rpc_ok(&node.url, "eth_getBlockByNumber", json!(["latest", false]))["hash"], head);
+    assert_eq!(
+        rpc_ok(&node.url, "txpool_status", json!([]))["pending"],
+        json!("0x1"),
+        "local transaction kept"
+    );
     drop(node);
     let out = keel()
         .args(["db", "verify", "--datadir"])

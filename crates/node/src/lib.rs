@@ -21,7 +21,7 @@ pub use chain::Chain;
 pub use config::{Mining, NodeConfig};
 pub use error::NodeError;
 pub use keel_txpool as txpool;
-pub use node::{Node, NodeEvent};
+pub use node::{reseal_tx_journal, Node, NodeEvent};
 pub use revert::{decode_revert_reason, halt_message};
 pub use state::{CanonicalHashes, CodeStore, DbState, OverriddenState, StateView};
 pub use verify::{BlockVerdict, VerifyConfig};

@@ -161,6 +161,25 @@ impl keel_txpool::RecordSealer for SealedJournal {
     }
 }
 
+/// The local-transaction journal at `path` sealed for the datadir key `key`.
+fn sealed_journal(path: &std::path::Path, key: &keel_store::DbKey) -> TxJournal {
+    TxJournal::sealed(path, Arc::new(SealedJournal(RecordCipher::new(key, "txpool-journal"))))
+}
+
+/// Re-seals the local-transaction journal of an encrypted datadir from key `old` to key `new` (part of
+/// `keel db rekey`); returns how many transactions it holds. A missing journal is nothing to do.
+pub fn reseal_tx_journal(
+    path: &std::path::Path,
+    old: &keel_store::DbKey,
+    new: &keel_store::DbKey,
+) -> Result<usize, NodeError> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let txs = sealed_journal(path, old).load().map_err(|e| NodeError::Config(e.to_string()))?;
+    sealed_journal(path, new).rotate(txs.iter()).map_err(|e| NodeError::Config(e.to_string()))
+}
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
