@@ -6,25 +6,12 @@
 mod common;
 
 use alloy_primitives::{Address, B256, U256};
-use common::{assert_chain_links, commit_child, init_dev, random_changes, Rng};
+use common::{assert_chain_links, commit_child, init_dev, random_changes, scan, Rng, SharedKv};
 use keel_store::{
-    crypt::wrap, DbKey, Kv, KvRead, MemoryKv, OpenOptions, Store, StoreError, Table, WriteBatch, WriteOp,
+    crypt::wrap, DbKey, Kv, MemoryKv, OpenOptions, Store, StoreError, Table, WriteBatch, WriteOp,
 };
 use proptest::{collection::vec, prelude::*, sample::select};
-use std::{path::Path, sync::Arc};
-
-/// An inner table layer the test can reach around the wrapper (to look at, or tamper with, what it stores).
-#[derive(Debug, Clone, Default)]
-struct SharedKv(Arc<MemoryKv>);
-
-impl Kv for SharedKv {
-    fn snapshot(&self) -> Result<Box<dyn KvRead>, StoreError> {
-        self.0.snapshot()
-    }
-    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        self.0.write(batch)
-    }
-}
+use std::path::Path;
 
 fn key(byte: u8) -> DbKey {
     DbKey::from_bytes([byte; 32])
@@ -289,16 +276,6 @@ fn op() -> impl Strategy<Value = Op> {
         (table.clone(), key.clone(), vec(any::<u8>(), 0..40)).prop_map(|(t, k, v)| Op::Put(t, k, v)),
         (table, key).prop_map(|(t, k)| Op::Delete(t, k)),
     ]
-}
-
-fn scan(kv: &dyn KvRead, table: Table, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out = Vec::new();
-    kv.scan_prefix(table, prefix, &mut |k, v| {
-        out.push((k.to_vec(), v.to_vec()));
-        true
-    })
-    .unwrap();
-    out
 }
 
 proptest! {

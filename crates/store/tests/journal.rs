@@ -2,36 +2,15 @@
 //! checkpoints and reopens; a crash keeps every acknowledged batch; torn and corrupt journals are handled.
 #![allow(clippy::unwrap_used)]
 
-use keel_store::{CheckpointPolicy, JournalKv, Kv, KvRead, MemoryKv, RedbKv, StoreError, Table, WriteBatch};
+mod common;
+
+use common::{scan, SharedKv};
+use keel_store::{CheckpointPolicy, JournalKv, Kv, MemoryKv, RedbKv, Table, WriteBatch};
 use proptest::{collection::vec, prelude::*, sample::select};
 use std::{path::Path, sync::Arc, time::Duration};
 
-/// An inner store that outlives the journal in front of it (so a "crash" can forget the journal).
-#[derive(Debug, Clone, Default)]
-struct SharedKv(Arc<MemoryKv>);
-
-impl Kv for SharedKv {
-    fn snapshot(&self) -> Result<Box<dyn KvRead>, StoreError> {
-        self.0.snapshot()
-    }
-    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        self.0.write(batch)
-    }
-}
-
 /// No background checkpoints unless asked for.
 const NEVER: CheckpointPolicy = CheckpointPolicy { max_bytes: u64::MAX, max_age: Duration::from_secs(3600) };
-
-/// Every entry of `table` under `prefix`, through `scan_prefix`.
-fn scan(kv: &dyn KvRead, table: Table, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out = Vec::new();
-    kv.scan_prefix(table, prefix, &mut |k, v| {
-        out.push((k.to_vec(), v.to_vec()));
-        true
-    })
-    .unwrap();
-    out
-}
 
 fn assert_same(actual: &dyn Kv, model: &dyn Kv, keys: &[Vec<u8>]) {
     let (a, m) = (actual.snapshot().unwrap(), model.snapshot().unwrap());

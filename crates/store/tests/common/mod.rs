@@ -3,7 +3,8 @@
 
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use keel_primitives::{AccountChange, BlockBody, DevGenesis, Header, StateChanges};
-use keel_store::{BlockCommit, Store};
+use keel_store::{BlockCommit, Kv, KvRead, MemoryKv, Store, StoreError, Table, WriteBatch};
+use std::sync::Arc;
 
 /// A tiny deterministic PRNG (xorshift), so a failing sequence can be replayed from its seed.
 pub(crate) struct Rng(pub(crate) u64);
@@ -154,4 +155,29 @@ pub(crate) fn assert_chain_links(store: &Store) -> u64 {
     }
     assert_eq!(expected_parent, Some(head.hash()));
     head.number
+}
+
+/// A table layer the test can reach around whatever is put in front of it (a journal, a cipher): to look at what it
+/// stores, tamper with it, or keep it across a simulated crash.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedKv(pub(crate) Arc<MemoryKv>);
+
+impl Kv for SharedKv {
+    fn snapshot(&self) -> Result<Box<dyn KvRead>, StoreError> {
+        self.0.snapshot()
+    }
+    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.0.write(batch)
+    }
+}
+
+/// Every entry of `table` under `prefix`, through `scan_prefix`, in the order handed out.
+pub(crate) fn scan(kv: &dyn KvRead, table: Table, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    kv.scan_prefix(table, prefix, &mut |k, v| {
+        out.push((k.to_vec(), v.to_vec()));
+        true
+    })
+    .unwrap();
+    out
 }
