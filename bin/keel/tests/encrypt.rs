@@ -274,15 +274,20 @@ fn raw_values(datadir: &Path, table: keel_store::Table) -> Vec<Vec<u8>> {
     out
 }
 
+/// An encrypted datadir holding the marker chain, its node stopped cleanly: everything is in redb, and redb does
+/// not re-check its pages on the next open, so what catches damage done to the file is keel's own authentication.
+fn stopped_marker_chain(dir: &Path) -> (PathBuf, PathBuf, Chain) {
+    let (datadir, key_file) = init_encrypted(dir);
+    let node = start_node(&datadir, Some(&key_file));
+    let chain = write_marker_chain(&node);
+    stop(node);
+    (datadir, key_file, chain)
+}
+
 #[test]
 fn tampered_datadir_is_an_integrity_error_never_altered_data() {
     let dir = tempfile::tempdir().unwrap();
-    let (datadir, key_file) = init_encrypted(dir.path());
-    let node = start_node(&datadir, Some(&key_file));
-    let chain = write_marker_chain(&node);
-    // A clean stop: everything is in redb, and redb does not re-check its pages on the next open, so what
-    // catches the damage below is keel's own authentication.
-    stop(node);
+    let (datadir, key_file, chain) = stopped_marker_chain(dir.path());
     let db = datadir.join(keel_store::DB_FILE);
 
     // 1. The recipient's sealed account altered: its balance reads fail with an integrity error; the node stays
@@ -330,10 +335,7 @@ fn tampered_datadir_is_an_integrity_error_never_altered_data() {
 
     // 3. Bytes flipped anywhere in the file: never a panic; whatever is still served is the true value.
     let fresh = tempfile::tempdir().unwrap();
-    let (datadir, key_file) = init_encrypted(fresh.path());
-    let node = start_node(&datadir, Some(&key_file));
-    let chain = write_marker_chain(&node);
-    stop(node);
+    let (datadir, key_file, chain) = stopped_marker_chain(fresh.path());
     let db = datadir.join(keel_store::DB_FILE);
     let len = std::fs::metadata(&db).unwrap().len() as usize;
     let mut bytes = std::fs::read(&db).unwrap();

@@ -53,10 +53,7 @@ pub fn revoke_selector() -> [u8; 4] {
     selector("revoke(address)")
 }
 
-fn selector(signature: &str) -> [u8; 4] {
-    let hash = alloy_primitives::keccak256(signature.as_bytes());
-    [hash[0], hash[1], hash[2], hash[3]]
-}
+use keel_policy::selector;
 
 /// The policy an EVM enforces, and what it has learnt during the block (inherited rules read from state).
 #[derive(Debug, Clone, Default)]
@@ -104,8 +101,8 @@ where
     table[opcode::CREATE as usize] = Instruction::new(hook_create::<false, H>);
     table[opcode::CREATE2 as usize] = Instruction::new(hook_create::<true, H>);
     table[opcode::SELFDESTRUCT as usize] = Instruction::new(hook_selfdestruct::<H>);
-    table[opcode::SSTORE as usize] = Instruction::new(hook_sstore::<H>);
-    table[opcode::TSTORE as usize] = Instruction::new(hook_tstore::<H>);
+    table[opcode::SSTORE as usize] = Instruction::new(hook_store::<false, H>);
+    table[opcode::TSTORE as usize] = Instruction::new(hook_store::<true, H>);
     table[opcode::LOG0 as usize] = Instruction::new(hook_log::<0, H>);
     table[opcode::LOG1 as usize] = Instruction::new(hook_log::<1, H>);
     table[opcode::LOG2 as usize] = Instruction::new(hook_log::<2, H>);
@@ -520,26 +517,22 @@ where
     }
 }
 
-fn hook_sstore<H>(c: Ictx<'_, H>) -> InstructionExecResult
+/// SSTORE (`TRANSIENT = false`) and TSTORE: the frame's rule (denied op, namespaces) and, in a virtualized frame,
+/// the grant.
+fn hook_store<const TRANSIENT: bool, H>(c: Ictx<'_, H>) -> InstructionExecResult
 where
     H: Host + ContextTr<Chain = Sandbox>,
 {
     let Ictx { interpreter: it, host } = c;
-    if let Some(v) = store_check(host, it, Op::SStore) {
+    if let Some(v) = store_check(host, it, if TRANSIENT { Op::TStore } else { Op::SStore }) {
         return revert(it, v);
     }
-    ops::sstore::<EthInterpreter, H>(InstructionContext { interpreter: it, host })
-}
-
-fn hook_tstore<H>(c: Ictx<'_, H>) -> InstructionExecResult
-where
-    H: Host + ContextTr<Chain = Sandbox>,
-{
-    let Ictx { interpreter: it, host } = c;
-    if let Some(v) = store_check(host, it, Op::TStore) {
-        return revert(it, v);
+    let c = InstructionContext { interpreter: it, host };
+    if TRANSIENT {
+        ops::tstore::<EthInterpreter, H>(c)
+    } else {
+        ops::sstore::<EthInterpreter, H>(c)
     }
-    ops::tstore::<EthInterpreter, H>(InstructionContext { interpreter: it, host })
 }
 
 fn hook_log<const N: usize, H>(c: Ictx<'_, H>) -> InstructionExecResult

@@ -186,8 +186,7 @@ impl Violation {
 
     /// The 4-byte selector of [`POLICY_VIOLATION_SIGNATURE`].
     pub fn selector() -> [u8; 4] {
-        let hash = keccak256(POLICY_VIOLATION_SIGNATURE.as_bytes());
-        [hash[0], hash[1], hash[2], hash[3]]
+        selector(POLICY_VIOLATION_SIGNATURE)
     }
 
     /// The ABI-encoded revert data: selector ‖ uint8 ‖ address ‖ bytes32.
@@ -209,6 +208,12 @@ impl Violation {
         let kind = u8::try_from(kind).ok()?;
         Some((kind, Address::from_word(B256::from_slice(&data[36..68])), B256::from_slice(&data[68..100])))
     }
+}
+
+/// The 4-byte ABI selector of a function or error signature.
+pub fn selector(signature: &str) -> [u8; 4] {
+    let hash = keccak256(signature.as_bytes());
+    [hash[0], hash[1], hash[2], hash[3]]
 }
 
 /// Whom a rule applies to.

@@ -5,8 +5,8 @@
 
 mod common;
 
-use alloy_primitives::{Address, B256, U256};
-use common::{assert_chain_links, commit_child, init_dev, random_changes, scan, Rng, SharedKv};
+use alloy_primitives::{Address, U256};
+use common::{assert_chain_links, init_dev, run_chain, scan, SharedKv};
 use keel_store::{
     crypt::wrap, DbKey, Kv, MemoryKv, OpenOptions, Store, StoreError, Table, WriteBatch, WriteOp,
 };
@@ -34,17 +34,6 @@ fn raw_entries(inner: &SharedKv) -> Vec<(Table, Vec<u8>, Vec<u8>)> {
             .unwrap();
     }
     out
-}
-
-fn run_chain(store: &Store, seed: u64, blocks: usize) -> (B256, B256) {
-    let (mut parent, mut parent_hash) = init_dev(store);
-    let mut rng = Rng(seed);
-    for _ in 0..blocks {
-        let changes = random_changes(&mut rng, store, 12);
-        (parent, parent_hash) = commit_child(store, &parent, parent_hash, changes);
-    }
-    store.snapshot().unwrap().check_state(parent.state_root).unwrap();
-    (parent_hash, parent.state_root)
 }
 
 #[test]
@@ -191,27 +180,7 @@ fn a_lost_meta_entry_does_not_start_a_new_chain() {
     let mut batch = WriteBatch::default();
     batch.delete(Table::Meta, b"spec".as_slice());
     store.kv().write(batch).unwrap();
-    let spec = keel_primitives::DevGenesis::default().chain_spec().unwrap();
-    let genesis = keel_evm::genesis_state(&spec).unwrap();
-    let body = keel_primitives::BlockBody {
-        transactions: vec![],
-        ommers: vec![],
-        withdrawals: Some(Default::default()),
-    };
-    let err = store
-        .init(
-            spec.spec_hash(),
-            keel_store::BlockCommit {
-                header: &genesis.header,
-                hash: genesis.hash,
-                body: &body,
-                senders: &[],
-                receipts: &[],
-                changes: &genesis.changes,
-                trie_nodes: &genesis.trie_nodes,
-            },
-        )
-        .unwrap_err();
+    let err = common::try_init_dev(&store).unwrap_err();
     assert!(matches!(err, StoreError::Missing { table: "meta", .. }), "{err}");
 }
 

@@ -4,20 +4,8 @@
 mod common;
 
 use alloy_primitives::{Address, B256, U256};
-use common::{assert_chain_links, commit_child, init_dev, random_changes, Rng};
+use common::{assert_chain_links, commit_child, init_dev, random_changes, run_chain, Rng};
 use keel_store::{InitOutcome, MemoryKv, Store, StoreError, Table, WriteBatch, DB_FILE};
-
-fn run_chain(store: &Store, seed: u64, blocks: usize) -> (B256, B256) {
-    let (mut parent, mut parent_hash) = init_dev(store);
-    let mut rng = Rng(seed);
-    for _ in 0..blocks {
-        let changes = random_changes(&mut rng, store, 12);
-        (parent, parent_hash) = commit_child(store, &parent, parent_hash, changes);
-        // The flat state must agree with the trie after every block, not only at the end.
-        store.snapshot().unwrap().check_state(parent.state_root).unwrap();
-    }
-    (parent_hash, parent.state_root)
-}
 
 #[test]
 fn memory_and_redb_stores_agree_and_reopen_yields_same_head() {

@@ -24,6 +24,11 @@ impl Rng {
 
 /// Initialises `store` with the dev genesis; returns its header and hash.
 pub(crate) fn init_dev(store: &Store) -> (Header, B256) {
+    try_init_dev(store).unwrap()
+}
+
+/// [`init_dev`], returning the store's answer.
+pub(crate) fn try_init_dev(store: &Store) -> Result<(Header, B256), StoreError> {
     let spec = DevGenesis::default().chain_spec().unwrap();
     let genesis = keel_evm::genesis_state(&spec).unwrap();
     let body = BlockBody {
@@ -31,21 +36,32 @@ pub(crate) fn init_dev(store: &Store) -> (Header, B256) {
         ommers: vec![],
         withdrawals: genesis.header.withdrawals_root.map(|_| Default::default()),
     };
-    store
-        .init(
-            spec.spec_hash(),
-            BlockCommit {
-                header: &genesis.header,
-                hash: genesis.hash,
-                body: &body,
-                senders: &[],
-                receipts: &[],
-                changes: &genesis.changes,
-                trie_nodes: &genesis.trie_nodes,
-            },
-        )
-        .unwrap();
-    (genesis.header, genesis.hash)
+    store.init(
+        spec.spec_hash(),
+        BlockCommit {
+            header: &genesis.header,
+            hash: genesis.hash,
+            body: &body,
+            senders: &[],
+            receipts: &[],
+            changes: &genesis.changes,
+            trie_nodes: &genesis.trie_nodes,
+        },
+    )?;
+    Ok((genesis.header, genesis.hash))
+}
+
+/// The dev genesis and `blocks` blocks of random state changes from `seed`, the flat state checked against the
+/// trie after every block; returns (head hash, head state root).
+pub(crate) fn run_chain(store: &Store, seed: u64, blocks: usize) -> (B256, B256) {
+    let (mut parent, mut parent_hash) = init_dev(store);
+    let mut rng = Rng(seed);
+    for _ in 0..blocks {
+        let changes = random_changes(&mut rng, store, 12);
+        (parent, parent_hash) = commit_child(store, &parent, parent_hash, changes);
+        store.snapshot().unwrap().check_state(parent.state_root).unwrap();
+    }
+    (parent_hash, parent.state_root)
 }
 
 /// A random state diff over a small address space (so accounts are revisited, wiped and deleted).
