@@ -235,13 +235,15 @@ pub(crate) struct ProofArgs {
 pub(crate) fn run_proof_bench(args: ProofArgs) -> eyre::Result<ExitCode> {
     let keel = std::env::current_exe()?;
     let mut blocks = Vec::new();
-    for kind in [keel_bench::WorkloadKind::Transfers, keel_bench::WorkloadKind::Erc20] {
+    for kind in keel_bench::WorkloadKind::ALL {
         tracing::info!(workload = kind.name(), "proof benchmark");
         blocks.push(keel_bench::bench_proof(kind, args.blocks, &keel)?);
     }
     let mut trips = Vec::new();
-    for size in [32, 1024] {
-        trips.push(keel_bench::bench_round_trip(size, args.rounds)?);
+    for placement in [keel_bench::Placement::SameCpu, keel_bench::Placement::AcrossCpus] {
+        for size in [32, 1024] {
+            trips.extend(keel_bench::bench_round_trip(size, args.rounds, placement)?);
+        }
     }
     if args.json {
         println!(
@@ -266,13 +268,15 @@ pub(crate) fn run_proof_bench(args: ProofArgs) -> eyre::Result<ExitCode> {
     }
     for t in &trips {
         println!(
-            "round trip {:>5} B: oracle median {:.1} µs / p99 {:.1} µs, bare pipe median {:.1} µs / p99 {:.1} µs ({:.2}× median)",
+            "round trip {:>5} B, {:<11}: oracle median {:.1} µs / p99 {:.1} µs, bare pipe median {:.1} µs / p99 {:.1} µs ({:.2}× median; one keccak check {:.1} µs)",
             t.value_bytes,
+            t.placement,
             t.oracle_median_us,
             t.oracle_p99_us,
             t.pipe_median_us,
             t.pipe_p99_us,
-            t.oracle_median_us / t.pipe_median_us
+            t.oracle_median_us / t.pipe_median_us,
+            t.check_us
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -147,12 +147,82 @@ impl Source {
         }
     }
 
-    fn hint(&mut self, text: &str) {
+    /// Acts on a hint; a datadir host hands back its preparation work, to run off the serving path.
+    fn hint(&mut self, text: &str) -> Vec<keel_proof::PrepareJob> {
         match self {
-            Source::Datadir(host) => host.hint(text),
-            Source::Rpc(rpc) => rpc.hint(text),
-            Source::Kv(_) => {}
+            Source::Datadir(host) => host.hint_deferred(text),
+            Source::Rpc(rpc) => {
+                rpc.hint(text);
+                Vec::new()
+            }
+            Source::Kv(_) => Vec::new(),
         }
+    }
+
+    /// The preparation of everything the claim will read, when the source can start on it before the client asks.
+    fn prepare_claim(&mut self, boot: &BootValues) -> Vec<keel_proof::PrepareJob> {
+        match self {
+            Source::Datadir(host) => host.prepare_claim(boot),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The preimage of `key` if it is at hand without a search (a datadir's prepared preimages).
+    fn prepared(&self, key: &PreimageKey) -> Option<Vec<u8>> {
+        match self {
+            Source::Datadir(host) => host.prepared(key).map(|v| v.to_vec()),
+            _ => None,
+        }
+    }
+
+    fn add_prepared(&mut self, prepared: keel_proof::Prepared) {
+        if let Source::Datadir(host) = self {
+            host.add_prepared(prepared);
+        }
+    }
+}
+
+/// A host's preparation work (block bodies, execution witnesses) on a worker thread, so that the host starts on
+/// a claim before its client is even running and acknowledges hints at once; a key that is not prepared yet waits
+/// for the jobs in the order they were queued ([`Preparation::next`]).
+struct Preparation {
+    queue: std::sync::mpsc::Sender<(keel_proof::PrepareJob, std::sync::mpsc::Sender<Prepared>)>,
+    pending: Mutex<std::collections::VecDeque<std::sync::mpsc::Receiver<Prepared>>>,
+}
+
+type Prepared = Result<keel_proof::Prepared, keel_proof::ProofError>;
+
+impl Preparation {
+    /// Starts the worker; it ends when this is dropped.
+    fn start() -> Self {
+        let (queue, jobs) =
+            std::sync::mpsc::channel::<(keel_proof::PrepareJob, std::sync::mpsc::Sender<Prepared>)>();
+        std::thread::spawn(move || {
+            for (job, done) in jobs {
+                let _ = done.send(job.run());
+            }
+        });
+        Self { queue, pending: Mutex::new(Default::default()) }
+    }
+
+    fn push(&self, jobs: Vec<keel_proof::PrepareJob>) {
+        let Ok(mut pending) = self.pending.lock() else { return };
+        for job in jobs {
+            let (done, outcome) = std::sync::mpsc::channel();
+            if self.queue.send((job, done)).is_ok() {
+                pending.push_back(outcome);
+            }
+        }
+    }
+
+    /// The outcome of the oldest job not taken yet (waiting for it), or `None` when there is none.
+    fn next(&self) -> Option<Prepared> {
+        let outcome = self.pending.lock().ok()?.pop_front()?;
+        Some(
+            outcome.recv().unwrap_or_else(|_| {
+                Err(keel_proof::ProofError::Host("the preparation thread stopped".into()))
+            }),
+        )
     }
 }
 
@@ -180,18 +250,41 @@ fn serve(
     quiet: bool,
     timeout: u64,
 ) -> Result<Judged> {
+    let preparation = Preparation::start();
+    let mut source = source;
+    preparation.push(source.prepare_claim(boot));
     let source = Mutex::new(source);
     let bytes = Mutex::new(0u64);
     if quiet {
         // Ranges run many clients under a progress bar; `keel prove --block N` shows one client's reasons.
         client.stderr(std::process::Stdio::null());
     }
+    let lookup = |key: PreimageKey| -> Result<Option<Vec<u8>>, PreimageError> {
+        let locked = || source.lock().map_err(|_| PreimageError::Missing { key });
+        if key.key_type() != keel_preimage::KeyType::Keccak256 {
+            // Boot values and the like: nothing to wait for.
+            return locked()?.fetch(boot, key);
+        }
+        if let Some(value) = locked()?.prepared(&key) {
+            return Ok(Some(value));
+        }
+        while let Some(outcome) = preparation.next() {
+            match outcome {
+                Ok(prepared) => locked()?.add_prepared(prepared),
+                Err(e) => tracing::debug!(error = %e, "preparation failed"),
+            }
+            if let Some(value) = locked()?.prepared(&key) {
+                return Ok(Some(value));
+            }
+        }
+        locked()?.fetch(boot, key)
+    };
     let run = keel_preimage::run_client_with_deadline(
         client,
         Limits::default(),
         Some(std::time::Duration::from_secs(timeout)),
         |key| {
-            let value = source.lock().map_err(|_| PreimageError::Missing { key })?.fetch(boot, key)?;
+            let value = lookup(key)?;
             if let (Some(value), Some(record)) = (&value, record) {
                 if key.local_index().is_none() {
                     record.put(&key, value)?;
@@ -206,9 +299,8 @@ fn serve(
             Ok(value)
         },
         |hint| {
-            if let Ok(mut source) = source.lock() {
-                source.hint(hint);
-            }
+            let jobs = source.lock().map(|mut source| source.hint(hint)).unwrap_or_default();
+            preparation.push(jobs);
         },
     )?;
     if let Some(e) = &run.error {

@@ -26,7 +26,7 @@ pub use policy_bench::{bench_policy, PolicyMode, PolicyReport};
 pub use pool_bench::{
     bench_insert, bench_memory, raw_hex, signed_transfers, transfer_senders, InsertReport, MemoryReport,
 };
-pub use proof_bench::{bench_proof, bench_round_trip, ProofReport, RoundTripReport};
+pub use proof_bench::{bench_proof, bench_round_trip, Placement, ProofReport, RoundTripReport};
 pub use rpc_bench::{bench_node, keel_command, pool_accept_rate, NodeReport, NodeUnderTest, SendReport};
 pub use run::{run, BenchReport, ModeResult};
 pub use workload::{Workload, WorkloadKind};

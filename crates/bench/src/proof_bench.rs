@@ -160,14 +160,37 @@ pub fn bench_proof(kind: WorkloadKind, blocks: usize, keel: &Path) -> Result<Pro
 }
 
 /// Round-trip times in microseconds: the oracle (key → length ‖ value, checked) and a bare pipe ping-pong of
-/// the same sizes, each between two threads over OS pipes.
+/// the same sizes, each between two threads over OS pipes placed as `placement` says.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RoundTripReport {
     pub value_bytes: usize,
+    pub placement: &'static str,
     pub oracle_median_us: f64,
     pub oracle_p99_us: f64,
     pub pipe_median_us: f64,
     pub pipe_p99_us: f64,
+    /// One check of a value against its key (keccak256 of the value), which each side of the oracle does once.
+    pub check_us: f64,
+}
+
+/// Where the two ends of a round trip run. Left to the scheduler, the figures are not comparable: a thread that
+/// wakes on its peer's CPU answers in ~5 µs on this machine, one that wakes on the other CPU in ~45 µs, and
+/// which one a thread gets sticks for the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Both ends on one CPU.
+    SameCpu,
+    /// The client on one CPU, the server on another.
+    AcrossCpus,
+}
+
+impl Placement {
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::SameCpu => "same CPU",
+            Placement::AcrossCpus => "across CPUs",
+        }
+    }
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
@@ -176,48 +199,87 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-pub fn bench_round_trip(size: usize, rounds: usize) -> Result<RoundTripReport, BenchError> {
-    let value = vec![0xab; size];
-    let key = PreimageKey::keccak(&value);
-    let (key_read, key_write) = std::io::pipe().map_err(setup)?;
-    let (reply_read, reply_write) = std::io::pipe().map_err(setup)?;
-    let served = value.clone();
-    let server = std::thread::spawn(move || {
-        serve_preimages(key_read, reply_write, Limits::default(), |_| Ok(Some(served.clone())))
-    });
-    let mut client = OracleClient::new(reply_read, key_write, Limits::default());
-    let mut oracle = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let started = Instant::now();
-        client.get(key).map_err(setup)?;
-        oracle.push(started.elapsed());
-    }
-    drop(client);
-    let _ = server.join();
-
-    let (ping_read, mut ping_write) = std::io::pipe().map_err(setup)?;
-    let (mut pong_read, pong_write) = std::io::pipe().map_err(setup)?;
-    let echo = std::thread::spawn(move || {
-        let (mut ping_read, mut pong_write) = (ping_read, pong_write);
-        let reply = vec![0xab; size + 8];
-        let mut request = [0u8; 32];
-        while ping_read.read_exact(&mut request).is_ok() {
-            if pong_write.write_all(&reply).is_err() {
-                break;
-            }
+/// `None` when the machine cannot place the threads so (one CPU, or no affinity control).
+pub fn bench_round_trip(
+    size: usize,
+    rounds: usize,
+    placement: Placement,
+) -> Result<Option<RoundTripReport>, BenchError> {
+    let Some(cores) = core_affinity::get_core_ids() else { return Ok(None) };
+    let (client_core, server_core) = match (placement, cores.as_slice()) {
+        (Placement::SameCpu, [first, ..]) => (*first, *first),
+        (Placement::AcrossCpus, [first, second, ..]) => (*first, *second),
+        _ => return Ok(None),
+    };
+    let pin = move |core| {
+        if !core_affinity::set_for_current(core) {
+            return Err(setup("cannot set the CPU affinity"));
         }
+        Ok(())
+    };
+    // The measuring thread is the client; its servers pin themselves before they answer anything.
+    let measure = std::thread::spawn(move || -> Result<(Vec<Duration>, Vec<Duration>), BenchError> {
+        pin(client_core)?;
+        let value = vec![0xab; size];
+        let key = PreimageKey::keccak(&value);
+        let (key_read, key_write) = std::io::pipe().map_err(setup)?;
+        let (reply_read, reply_write) = std::io::pipe().map_err(setup)?;
+        let server = std::thread::spawn(move || {
+            pin(server_core)?;
+            serve_preimages(key_read, reply_write, Limits::default(), |_| Ok(Some(value.clone())))
+                .map_err(setup)
+        });
+        let mut client = OracleClient::new(reply_read, key_write, Limits::default());
+        let mut oracle = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let started = Instant::now();
+            client.get(key).map_err(setup)?;
+            oracle.push(started.elapsed());
+        }
+        drop(client);
+        server.join().map_err(|_| setup("oracle server panicked"))??;
+
+        let (ping_read, mut ping_write) = std::io::pipe().map_err(setup)?;
+        let (mut pong_read, pong_write) = std::io::pipe().map_err(setup)?;
+        let echo = std::thread::spawn(move || -> Result<(), BenchError> {
+            pin(server_core)?;
+            let (mut ping_read, mut pong_write) = (ping_read, pong_write);
+            let reply = vec![0xab; size + 8];
+            let mut request = [0u8; 32];
+            while ping_read.read_exact(&mut request).is_ok() {
+                if pong_write.write_all(&reply).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let mut pipe = Vec::with_capacity(rounds);
+        let mut reply = vec![0u8; size + 8];
+        for _ in 0..rounds {
+            let started = Instant::now();
+            ping_write.write_all(key.as_bytes()).map_err(setup)?;
+            pong_read.read_exact(&mut reply).map_err(setup)?;
+            pipe.push(started.elapsed());
+        }
+        drop(ping_write);
+        echo.join().map_err(|_| setup("echo server panicked"))??;
+        Ok((oracle, pipe))
     });
-    let mut pipe = Vec::with_capacity(rounds);
-    let mut reply = vec![0u8; size + 8];
-    for _ in 0..rounds {
-        let started = Instant::now();
-        ping_write.write_all(key.as_bytes()).map_err(setup)?;
-        pong_read.read_exact(&mut reply).map_err(setup)?;
-        pipe.push(started.elapsed());
-    }
-    drop(ping_write);
-    let _ = echo.join();
+    let (oracle, pipe) = measure.join().map_err(|_| setup("round-trip thread panicked"))??;
     let (oracle_median_us, oracle_p99_us) = percentiles(oracle);
     let (pipe_median_us, pipe_p99_us) = percentiles(pipe);
-    Ok(RoundTripReport { value_bytes: size, oracle_median_us, oracle_p99_us, pipe_median_us, pipe_p99_us })
+    let value = vec![0xab; size];
+    let key = PreimageKey::keccak(&value);
+    let started = Instant::now();
+    let checks = (0..rounds).filter(|_| key.matches(std::hint::black_box(&value))).count();
+    let check_us = started.elapsed().as_secs_f64() * 1e6 / checks.max(1) as f64;
+    Ok(Some(RoundTripReport {
+        check_us,
+        value_bytes: size,
+        placement: placement.name(),
+        oracle_median_us,
+        oracle_p99_us,
+        pipe_median_us,
+        pipe_p99_us,
+    }))
 }

@@ -24,7 +24,7 @@ pub use directory::KvDirectory;
 pub use error::PreimageError;
 pub use hint::{serve_hints, Hint, HintType, HintWriter};
 pub use key::{KeyType, PreimageKey};
-pub use oracle::{serve_preimages, OracleClient};
+pub use oracle::{serve_preimages, OracleClient, PIPELINE_WINDOW};
 
 /// Limits checked before any allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -123,6 +123,71 @@ fn a_wrong_preimage_is_refused_by_client_and_host() {
     assert!(sha.matches(b"hello") && !sha.matches(b"hellO"));
 }
 
+/// A writer that keeps a copy of everything written through it.
+struct Tee<W> {
+    inner: W,
+    copy: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl<W: std::io::Write> std::io::Write for Tee<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.copy.lock().unwrap().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Pipelined requests over real pipes: far more keys and reply bytes than the pipes hold (no deadlock), values
+/// in order, and exactly the bytes one `get` per key would have written.
+#[test]
+fn pipelined_requests_are_the_same_bytes_and_never_deadlock() {
+    let values: Vec<Vec<u8>> =
+        (0..1000u32).map(|i| vec![(i % 251) as u8; 1000 + (i as usize % 700)]).collect();
+    let keys: Vec<PreimageKey> = values.iter().map(|v| PreimageKey::keccak(v)).collect();
+    let by_key: std::collections::HashMap<PreimageKey, Vec<u8>> =
+        keys.iter().copied().zip(values.iter().cloned()).collect();
+    let (key_read, key_write) = std::io::pipe().unwrap();
+    let (reply_read, reply_write) = std::io::pipe().unwrap();
+    let host = std::thread::spawn(move || {
+        serve_preimages(key_read, reply_write, Limits::default(), |k| Ok(by_key.get(&k).cloned()))
+    });
+    let wire = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut client =
+        OracleClient::new(reply_read, Tee { inner: key_write, copy: wire.clone() }, Limits::default());
+    assert_eq!(client.get_many(&keys).unwrap(), values);
+    assert_eq!(client.get(keys[7]).unwrap(), values[7], "a single get after a batch");
+    assert_eq!(client.stats().0, 1001);
+    drop(client);
+    assert_eq!(host.join().unwrap().unwrap(), 1001);
+    let expected: Vec<u8> = keys.iter().chain([&keys[7]]).flat_map(|k| k.as_bytes().to_vec()).collect();
+    assert_eq!(*wire.lock().unwrap(), expected);
+}
+
+/// A key the host cannot serve in the middle of a window: the values before it arrive, the call fails naming it.
+#[test]
+fn a_missing_key_in_a_pipelined_window_is_named() {
+    let known: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 40]).collect();
+    let mut keys: Vec<PreimageKey> = known.iter().map(|v| PreimageKey::keccak(v)).collect();
+    let unknown = PreimageKey::keccak(b"nobody has this");
+    keys.insert(5, unknown);
+    let (key_read, key_write) = std::io::pipe().unwrap();
+    let (reply_read, reply_write) = std::io::pipe().unwrap();
+    let host = std::thread::spawn(move || {
+        serve_preimages(key_read, reply_write, Limits::default(), |k| {
+            Ok(known.iter().find(|v| PreimageKey::keccak(v) == k).cloned())
+        })
+    });
+    let mut client = OracleClient::new(reply_read, key_write, Limits::default());
+    let err = client.get_many(&keys).unwrap_err();
+    assert!(matches!(err, PreimageError::Missing { key } if key == unknown), "{err}");
+    assert_eq!(client.stats().0, 5, "the five values before the missing key were served");
+    drop(client);
+    assert!(matches!(host.join().unwrap(), Err(PreimageError::Missing { key }) if key == unknown));
+}
+
 #[test]
 fn oversized_prefixes_are_refused_before_allocating() {
     let key = PreimageKey::local(1);

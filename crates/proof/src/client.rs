@@ -1,13 +1,13 @@
 //! The client: judges a claimed output root from preimages alone.
 
 use crate::{Oracle, ProofError, CLAIMED_BLOCK_HASH};
-use alloy_consensus::{Block, BlockBody, Header, TxEnvelope};
+use alloy_consensus::{Block, BlockBody, Header, Transaction, TxEnvelope};
 use alloy_eips::{eip2718::Decodable2718, eip4895::Withdrawal};
-use alloy_primitives::{hex, Bytes, B256};
+use alloy_primitives::{hex, keccak256, Bytes, B256};
 use keel_evm::{execute_recovered_block, EvmError, ProviderError, RecoveredTx, TrieState};
 use keel_preimage::{boot, Hint, HintType, PreimageError, PreimageKey};
 use keel_primitives::{output_root, ChainSpec, StateAccount, MESSAGE_PASSER_ADDRESS};
-use keel_trie::{NodeStore, SecureTrie, Trie, TrieError, EMPTY_ROOT};
+use keel_trie::{NodeStore, Paths, SecureTrie, Trie, TrieError, EMPTY_ROOT};
 use std::{cell::RefCell, collections::BTreeMap};
 
 /// The client's judgement of a claim.
@@ -38,6 +38,36 @@ impl<O: Oracle> Preimages<'_, O> {
 
     fn keccak(&self, hash: B256) -> Result<Bytes, PreimageError> {
         self.get(PreimageKey::keccak_hash(hash))
+    }
+
+    /// The keccak256 preimages of `hashes`, in order; those not cached are asked for in one pipelined batch.
+    fn keccak_many(&self, hashes: &[B256]) -> Result<Vec<Bytes>, PreimageError> {
+        let keys: Vec<PreimageKey> = hashes.iter().map(|h| PreimageKey::keccak_hash(*h)).collect();
+        let missing: Vec<PreimageKey> = {
+            let cache = self.cache.borrow();
+            let mut missing: Vec<PreimageKey> =
+                keys.iter().filter(|k| !cache.contains_key(k)).copied().collect();
+            missing.dedup();
+            missing
+        };
+        if !missing.is_empty() {
+            let values = self.oracle.borrow_mut().get_many(&missing)?;
+            let mut cache = self.cache.borrow_mut();
+            for (key, value) in missing.into_iter().zip(values) {
+                cache.insert(key, Bytes::from(value));
+            }
+        }
+        let cache = self.cache.borrow();
+        Ok(keys.iter().map(|k| cache.get(k).cloned().unwrap_or_default()).collect())
+    }
+
+    /// Fetches, a trie level per batch, the nodes of trie `root` that `paths` selects (see [`keel_trie::prefetch`]):
+    /// the lookups that follow find them in the cache.
+    fn prefetch(&self, root: B256, paths: Paths<'_>) -> Result<(), ProofError> {
+        keel_trie::prefetch(root, paths, |hashes| {
+            self.keccak_many(hashes).map_err(|e| TrieError::Store(e.to_string()))
+        })?;
+        Ok(())
     }
 
     fn hint(&self, kind: HintType, hash: B256) -> Result<(), ProofError> {
@@ -148,6 +178,7 @@ fn block_output_root<O: Oracle>(
 
 /// The values of an ordered trie (transactions, withdrawals): index 0, 1, … until the first missing one.
 fn ordered_values<O: Oracle>(pre: &Preimages<'_, O>, root: B256) -> Result<Vec<Bytes>, ProofError> {
+    pre.prefetch(root, Paths::All)?;
     let trie = Trie::open(root, pre);
     let mut values = Vec::new();
     while let Some(value) = trie.get(&alloy_rlp::encode(values.len()))? {
@@ -177,21 +208,31 @@ pub fn run_client<O: Oracle>(oracle: &mut O) -> Result<Verdict, ProofError> {
     // root): a host that fetches per block (a node over RPC) has it before the first state read.
     pre.hint(HintType::BlockWitness, boot.claimed_hash)?;
     let agreed = pre.header(boot.agreed_hash)?;
-    let agreed_output = block_output_root(&pre, &agreed, boot.agreed_hash)?;
-    if agreed_output != boot.agreed_output {
-        return Err(ProofError::Boot {
-            index: boot::AGREED_OUTPUT_ROOT,
-            reason: format!("the agreed block's output root is {agreed_output}, not {}", boot.agreed_output),
-        });
-    }
+    // The agreed output root is checked once the claimed blocks' transactions are in and their senders
+    // recovered: a host that gathers the blocks' witnesses meanwhile has them ready by then.
+    let check_agreed = || -> Result<B256, ProofError> {
+        let agreed_output = block_output_root(&pre, &agreed, boot.agreed_hash)?;
+        if agreed_output != boot.agreed_output {
+            return Err(ProofError::Boot {
+                index: boot::AGREED_OUTPUT_ROOT,
+                reason: format!(
+                    "the agreed block's output root is {agreed_output}, not {}",
+                    boot.agreed_output
+                ),
+            });
+        }
+        Ok(agreed_output)
+    };
     let invalid = |output_root, reason: String| Ok(Verdict::Invalid { output_root, reason });
     if boot.claimed_number < agreed.number {
+        check_agreed()?;
         return invalid(
             None,
             format!("claimed block {} is before the agreed block {}", boot.claimed_number, agreed.number),
         );
     }
     if boot.claimed_number == agreed.number {
+        let agreed_output = check_agreed()?;
         return Ok(if agreed_output == boot.claimed_output {
             Verdict::Valid { output_root: agreed_output }
         } else {
@@ -221,14 +262,15 @@ pub fn run_client<O: Oracle>(oracle: &mut O) -> Result<Verdict, ProofError> {
     }
     let first_parent = chain.last().map(|(_, h)| h.parent_hash).unwrap_or_default();
     if first_parent != boot.agreed_hash {
+        check_agreed()?;
         return invalid(
             None,
             format!("claimed block {} does not descend from the agreed block", boot.claimed_hash),
         );
     }
     chain.reverse();
-    let mut parent = agreed;
-    let mut parent_hash = boot.agreed_hash;
+    // Every block's body, and its senders recovered (the client's heaviest work before execution).
+    let mut blocks = Vec::with_capacity(chain.len());
     for (hash, header) in chain {
         pre.hint(HintType::BlockWitness, hash)?;
         let transactions = ordered_values(&pre, header.transactions_root)?
@@ -261,9 +303,32 @@ pub fn run_client<O: Oracle>(oracle: &mut O) -> Result<Verdict, ProofError> {
         for (i, tx) in transactions.iter().enumerate() {
             match RecoveredTx::recover(tx.clone(), i) {
                 Ok(tx) => recovered.push(tx),
-                Err(e) => return invalid(None, format!("block {}: {e}", header.number)),
+                Err(e) => {
+                    check_agreed()?;
+                    return invalid(None, format!("block {}: {e}", header.number));
+                }
             }
         }
+        blocks.push((hash, header, transactions, withdrawals, recovered));
+    }
+    check_agreed()?;
+    let mut parent = agreed.clone();
+    let mut parent_hash = boot.agreed_hash;
+    for (hash, header, transactions, withdrawals, recovered) in blocks {
+        // The accounts the block is sure to read (senders, recipients, the fee recipient, withdrawals): their
+        // paths in the parent state, fetched a trie level at a time rather than node by node during execution.
+        let mut accounts: Vec<B256> = recovered
+            .iter()
+            .flat_map(|tx| [Some(tx.sender), tx.tx.to()])
+            .chain([Some(header.beneficiary)])
+            .chain(withdrawals.iter().flatten().map(|w| Some(w.address)))
+            .flatten()
+            .map(keccak256)
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let keys: Vec<&[u8]> = accounts.iter().map(|k| k.as_slice()).collect();
+        pre.prefetch(parent.state_root, Paths::Keys(&keys))?;
         let block = Block {
             header: header.clone(),
             body: BlockBody { transactions, ommers: Vec::new(), withdrawals: withdrawals.map(Into::into) },

@@ -7,7 +7,10 @@ use keel_preimage::{boot, Hint, HintType, KeyType, PreimageError, PreimageKey};
 use keel_primitives::MESSAGE_PASSER_ADDRESS;
 use keel_store::StoreSnapshot;
 use keel_trie::{NodeStore, SecureTrie, Trie};
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 /// The boot values of one claim (local keys 1–7).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,19 +46,63 @@ impl BootValues {
 /// possible first bytes.
 #[derive(Debug)]
 pub struct DatadirHost {
-    snapshot: StoreSnapshot,
+    snapshot: Arc<StoreSnapshot>,
     /// With the chain spec, a `block-witness` hint makes the host execute the block itself and prepare every
     /// preimage the execution reads (keel's `debug_executionWitness`), so no key needs the 256-way search.
     spec: Option<keel_primitives::ChainSpec>,
     /// Preimages prepared from block bodies (and anything served), by key.
     prepared: BTreeMap<PreimageKey, Bytes>,
-    /// Blocks whose tries are prepared.
+    /// Blocks whose header and transaction and withdrawal tries are prepared (or handed out as a job).
     blocks: BTreeSet<B256>,
+    /// Blocks whose execution witness is prepared (or handed out as a job).
+    witnesses: BTreeSet<B256>,
+}
+
+/// Preimages by key.
+pub type Prepared = BTreeMap<PreimageKey, Bytes>;
+
+/// Preparation work detached from its [`DatadirHost`], so that it can run on another thread while the host goes
+/// on serving (see [`DatadirHost::hint_deferred`]); add its result with [`DatadirHost::add_prepared`].
+#[derive(Debug)]
+pub struct PrepareJob {
+    snapshot: Arc<StoreSnapshot>,
+    work: Work,
+}
+
+#[derive(Debug)]
+enum Work {
+    /// A block's header and its transaction and withdrawal tries (cheap).
+    Block(B256),
+    /// A block's execution witness (executes the block).
+    Witness(B256, Box<keel_primitives::ChainSpec>),
+}
+
+impl PrepareJob {
+    /// The block the job is about.
+    pub fn block(&self) -> B256 {
+        match &self.work {
+            Work::Block(hash) | Work::Witness(hash, _) => *hash,
+        }
+    }
+
+    /// Does the work (an empty result when the datadir lacks the block).
+    pub fn run(self) -> Result<Prepared, ProofError> {
+        match self.work {
+            Work::Block(hash) => block_preimages(&self.snapshot, hash),
+            Work::Witness(hash, spec) => witness_preimages(&self.snapshot, &spec, hash),
+        }
+    }
 }
 
 impl DatadirHost {
     pub fn new(snapshot: StoreSnapshot) -> Self {
-        Self { snapshot, spec: None, prepared: BTreeMap::new(), blocks: BTreeSet::new() }
+        Self {
+            snapshot: Arc::new(snapshot),
+            spec: None,
+            prepared: BTreeMap::new(),
+            blocks: BTreeSet::new(),
+            witnesses: BTreeSet::new(),
+        }
     }
 
     /// Lets `block-witness` hints prepare whole execution witnesses (see the field's docs).
@@ -112,84 +159,77 @@ impl DatadirHost {
 
     /// Acts on a hint (advice only: a malformed one is ignored).
     pub fn hint(&mut self, text: &str) {
-        let Ok(hint) = Hint::parse(text) else { return };
+        for job in self.hint_deferred(text) {
+            self.run_job(job);
+        }
+    }
+
+    fn run_job(&mut self, job: PrepareJob) {
+        let hash = job.block();
+        match job.run() {
+            Ok(prepared) => self.add_prepared(prepared),
+            Err(e) => tracing::debug!(%hash, error = %e, "block not prepared"),
+        }
+    }
+
+    /// [`Self::hint`] with the work handed back as jobs (each block's once), for the caller to run — on other
+    /// threads, while the client does its own work (recovering senders) — and to add with [`Self::add_prepared`]
+    /// before it serves a key that is not prepared yet. A `header` hint is answered at once (one read).
+    pub fn hint_deferred(&mut self, text: &str) -> Vec<PrepareJob> {
+        let Ok(hint) = Hint::parse(text) else { return Vec::new() };
         let hash = B256::from_slice(&hint.payload);
-        if matches!(hint.kind, HintType::Header | HintType::BlockWitness | HintType::Transactions) {
-            let _ = self.prepare_block(hash);
-        }
-        if hint.kind == HintType::BlockWitness {
-            if let Err(e) = self.prepare_witness(hash) {
-                tracing::debug!(%hash, error = %e, "block witness not prepared");
-            }
-        }
-    }
-
-    /// Prepares the transaction and withdrawal trie nodes of block `hash` (if the datadir has its body).
-    fn prepare_block(&mut self, hash: B256) -> Result<(), ProofError> {
-        if !self.blocks.insert(hash) {
-            return Ok(());
-        }
-        let Some(body) = self.snapshot.body(hash)? else { return Ok(()) };
-        let mut add_trie = |items: Vec<Vec<u8>>| -> Result<(), ProofError> {
-            let mut trie = Trie::new(keel_trie::MemoryNodeStore::new());
-            for (i, item) in items.iter().enumerate() {
-                trie.insert(&alloy_rlp::encode(i), item)?;
-            }
-            let (_, nodes) = trie.commit();
-            for (node_hash, rlp) in nodes {
-                self.prepared.insert(PreimageKey::keccak_hash(node_hash), rlp);
-            }
-            Ok(())
-        };
-        add_trie(body.transactions.iter().map(|t| t.encoded_2718()).collect())?;
-        if let Some(withdrawals) = &body.withdrawals {
-            add_trie(withdrawals.iter().map(alloy_rlp::encode).collect())?;
-        }
-        Ok(())
-    }
-
-    /// Executes block `hash` on its parent's state from the store, preparing every trie node, code and header the
-    /// execution reads, and the message passer's account path in both states (for the output roots).
-    fn prepare_witness(&mut self, hash: B256) -> Result<(), ProofError> {
-        let Some(spec) = self.spec.clone() else { return Ok(()) };
-        let (Some(header), Some(body)) = (self.snapshot.header(hash)?, self.snapshot.body(hash)?) else {
-            return Ok(());
-        };
-        let Some(parent) = self.snapshot.header(header.parent_hash)? else { return Ok(()) };
-        let senders = self.snapshot.senders(hash)?.unwrap_or_default();
-        let recovered: Vec<keel_evm::RecoveredTx> = body
-            .transactions
-            .iter()
-            .zip(senders)
-            .map(|(tx, sender)| keel_evm::RecoveredTx { tx: tx.clone(), sender, hash: *tx.tx_hash() })
-            .collect();
-        let recorder = Recorder { snapshot: &self.snapshot, seen: Default::default() };
-        let block = alloy_consensus::Block { header: header.clone(), body };
-        {
-            let codes = CodeRecorder(&recorder);
-            let (newest_number, newest_hash) = (parent.number, header.parent_hash);
-            let block_hashes = |n: u64| -> Result<B256, keel_evm::ProviderError> {
-                let (mut number, mut hash) = (newest_number, newest_hash);
-                while number > n {
-                    let header = recorder.header(hash).ok_or(keel_evm::ProviderError::MissingBlockHash(n))?;
-                    hash = header.parent_hash;
-                    number -= 1;
+        match hint.kind {
+            HintType::Header => {
+                if let Ok(Some(header)) = self.snapshot.header(hash) {
+                    self.prepared.insert(PreimageKey::keccak_hash(hash), alloy_rlp::encode(&header).into());
                 }
-                Ok(hash)
-            };
-            let provider = keel_evm::TrieState::new(parent.state_root, &recorder, &codes, block_hashes);
-            // The host only gathers what execution reads; the client judges the result.
-            let _ = keel_evm::execute_recovered_block(&spec, &parent, &block, &recovered, provider);
-            for root in [parent.state_root, header.state_root] {
-                let _ = SecureTrie::open(root, &recorder).get(MESSAGE_PASSER_ADDRESS.as_slice());
+                Vec::new()
             }
+            HintType::Transactions => self.block_job(hash).into_iter().collect(),
+            HintType::BlockWitness => {
+                self.block_job(hash).into_iter().chain(self.witness_job(hash)).collect()
+            }
+            _ => Vec::new(),
         }
-        let _ = recorder.header(hash);
-        let _ = recorder.header(header.parent_hash);
-        for (key, value) in recorder.seen.into_inner() {
-            self.prepared.insert(key, value);
+    }
+
+    /// The jobs that prepare everything a claim about `boot.claimed_hash` will read (its header, its parent's,
+    /// its transactions and its execution witness): a host that knows the claim it serves can start on them
+    /// before the client asks.
+    pub fn prepare_claim(&mut self, boot: &BootValues) -> Vec<PrepareJob> {
+        self.hint_deferred(&format!("header 0x{}", alloy_primitives::hex::encode(boot.agreed_hash)));
+        self.hint_deferred(&format!("block-witness 0x{}", alloy_primitives::hex::encode(boot.claimed_hash)))
+    }
+
+    fn block_job(&mut self, hash: B256) -> Option<PrepareJob> {
+        self.blocks
+            .insert(hash)
+            .then(|| PrepareJob { snapshot: self.snapshot.clone(), work: Work::Block(hash) })
+    }
+
+    fn witness_job(&mut self, hash: B256) -> Option<PrepareJob> {
+        let spec = self.spec.clone()?;
+        self.witnesses.insert(hash).then(|| PrepareJob {
+            snapshot: self.snapshot.clone(),
+            work: Work::Witness(hash, Box::new(spec)),
+        })
+    }
+
+    /// Adds the preimages a [`PrepareJob`] gathered.
+    pub fn add_prepared(&mut self, prepared: Prepared) {
+        self.prepared.extend(prepared);
+    }
+
+    /// The preimage of `key` if it is prepared (no store search).
+    pub fn prepared(&self, key: &PreimageKey) -> Option<Bytes> {
+        self.prepared.get(key).cloned()
+    }
+
+    /// Prepares block `hash`'s header and tries now (once).
+    fn prepare_block(&mut self, hash: B256) {
+        if let Some(job) = self.block_job(hash) {
+            self.run_job(job);
         }
-        Ok(())
     }
 
     /// Everything one block's judgement reads (keel's `debug_executionWitness`): the headers of the block and its
@@ -204,8 +244,9 @@ impl DatadirHost {
         }
         self.prepared.clear();
         self.blocks.clear();
-        self.prepare_block(hash)?;
-        self.prepare_witness(hash)?;
+        self.prepared.extend(block_preimages(&self.snapshot, hash)?);
+        let spec = self.spec.clone().expect("checked above");
+        self.prepared.extend(witness_preimages(&self.snapshot, &spec, hash)?);
         Ok(self.prepared.into_values().collect())
     }
 
@@ -230,7 +271,7 @@ impl DatadirHost {
             return Ok(Some(code));
         }
         if let Some(header) = self.snapshot.header(hash)? {
-            self.prepare_block(hash)?;
+            self.prepare_block(hash);
             return Ok(Some(alloy_rlp::encode(&header).into()));
         }
         Ok(None)
@@ -263,6 +304,73 @@ impl DatadirHost {
             KeyType::Sha256 | KeyType::BlobPoint | KeyType::Precompile => Ok(None),
         }
     }
+}
+
+/// Block `hash`'s header and the nodes of its transaction and withdrawal tries (rebuilt from its body).
+fn block_preimages(snapshot: &StoreSnapshot, hash: B256) -> Result<Prepared, ProofError> {
+    let mut prepared = Prepared::new();
+    let Some(header) = snapshot.header(hash)? else { return Ok(prepared) };
+    prepared.insert(PreimageKey::keccak_hash(hash), alloy_rlp::encode(&header).into());
+    let Some(body) = snapshot.body(hash)? else { return Ok(prepared) };
+    let mut add_trie = |items: Vec<Vec<u8>>| -> Result<(), ProofError> {
+        let mut trie = Trie::new(keel_trie::MemoryNodeStore::new());
+        trie.apply_batch(items.iter().enumerate().map(|(i, item)| (alloy_rlp::encode(i), Some(item))))?;
+        let (_, nodes) = trie.commit();
+        for (node_hash, rlp) in nodes {
+            prepared.insert(PreimageKey::keccak_hash(node_hash), rlp);
+        }
+        Ok(())
+    };
+    add_trie(body.transactions.iter().map(|t| t.encoded_2718()).collect())?;
+    if let Some(withdrawals) = &body.withdrawals {
+        add_trie(withdrawals.iter().map(alloy_rlp::encode).collect())?;
+    }
+    Ok(prepared)
+}
+
+/// Executes block `hash` on its parent's state from the store, gathering every trie node, code and header the
+/// execution reads, and the message passer's account path in both states (for the output roots). Empty when the
+/// datadir lacks the block or its parent.
+fn witness_preimages(
+    snapshot: &StoreSnapshot,
+    spec: &keel_primitives::ChainSpec,
+    hash: B256,
+) -> Result<Prepared, ProofError> {
+    let (Some(header), Some(body)) = (snapshot.header(hash)?, snapshot.body(hash)?) else {
+        return Ok(Prepared::new());
+    };
+    let Some(parent) = snapshot.header(header.parent_hash)? else { return Ok(Prepared::new()) };
+    let senders = snapshot.senders(hash)?.unwrap_or_default();
+    let recovered: Vec<keel_evm::RecoveredTx> = body
+        .transactions
+        .iter()
+        .zip(senders)
+        .map(|(tx, sender)| keel_evm::RecoveredTx { tx: tx.clone(), sender, hash: *tx.tx_hash() })
+        .collect();
+    let recorder = Recorder { snapshot, seen: Default::default() };
+    let block = alloy_consensus::Block { header: header.clone(), body };
+    {
+        let codes = CodeRecorder(&recorder);
+        let (newest_number, newest_hash) = (parent.number, header.parent_hash);
+        let block_hashes = |n: u64| -> Result<B256, keel_evm::ProviderError> {
+            let (mut number, mut hash) = (newest_number, newest_hash);
+            while number > n {
+                let header = recorder.header(hash).ok_or(keel_evm::ProviderError::MissingBlockHash(n))?;
+                hash = header.parent_hash;
+                number -= 1;
+            }
+            Ok(hash)
+        };
+        let provider = keel_evm::TrieState::new(parent.state_root, &recorder, &codes, block_hashes);
+        // The host only gathers what execution reads; the client judges the result.
+        let _ = keel_evm::execute_recovered_block(spec, &parent, &block, &recovered, provider);
+        for root in [parent.state_root, header.state_root] {
+            let _ = SecureTrie::open(root, &recorder).get(MESSAGE_PASSER_ADDRESS.as_slice());
+        }
+    }
+    let _ = recorder.header(hash);
+    let _ = recorder.header(header.parent_hash);
+    Ok(recorder.seen.into_inner())
 }
 
 /// Runs the client in this process against `host`, recording every preimage it asks for (and the boot values)

@@ -21,7 +21,7 @@ mod oracle;
 
 pub use client::{run_client, Verdict};
 pub use error::ProofError;
-pub use host::{record_witness, BootValues, DatadirHost, LoopbackOracle};
+pub use host::{record_witness, BootValues, DatadirHost, LoopbackOracle, PrepareJob, Prepared};
 pub use oracle::{Oracle, PipeOracle};
 
 /// Local key 7 (keel extension): the claimed block's hash.

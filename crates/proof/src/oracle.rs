@@ -7,6 +7,10 @@ use std::io::{Read, Write};
 pub trait Oracle {
     /// The value of `key`; keccak256 and sha256 values have been checked against their key.
     fn get(&mut self, key: PreimageKey) -> Result<Vec<u8>, PreimageError>;
+    /// The values of `keys` in order; an oracle behind a round trip asks for them all at once.
+    fn get_many(&mut self, keys: &[PreimageKey]) -> Result<Vec<Vec<u8>>, PreimageError> {
+        keys.iter().map(|key| self.get(*key)).collect()
+    }
     /// Advice for the host (prefetching); never changes a value.
     fn hint(&mut self, hint: &Hint) -> Result<(), PreimageError>;
 }
@@ -32,6 +36,10 @@ impl<HR: Read, HW: Write, PR: Read, PW: Write> PipeOracle<HR, HW, PR, PW> {
 impl<HR: Read, HW: Write, PR: Read, PW: Write> Oracle for PipeOracle<HR, HW, PR, PW> {
     fn get(&mut self, key: PreimageKey) -> Result<Vec<u8>, PreimageError> {
         self.preimages.get(key)
+    }
+
+    fn get_many(&mut self, keys: &[PreimageKey]) -> Result<Vec<Vec<u8>>, PreimageError> {
+        self.preimages.get_many(keys)
     }
 
     fn hint(&mut self, hint: &Hint) -> Result<(), PreimageError> {

@@ -57,12 +57,16 @@ fn judge(host: &mut DatadirHost, boot: BootValues) -> (Verdict, Vec<PreimageKey>
 
 /// A dev node (automine) in a fresh datadir, with its chain spec and the spec's JSON.
 fn dev_node() -> (tempfile::TempDir, Node, keel_primitives::ChainSpec, String) {
+    dev_node_mining(Mining::Auto)
+}
+
+fn dev_node_mining(mining: Mining) -> (tempfile::TempDir, Node, keel_primitives::ChainSpec, String) {
     let dir = tempfile::tempdir().unwrap();
     let spec = DevGenesis::default().chain_spec().unwrap();
     let spec_json = serde_json::to_string(spec.genesis()).unwrap();
     let node = Node::open(&NodeConfig {
         datadir: Some(dir.path().join("datadir")),
-        mining: Mining::Auto,
+        mining,
         ..NodeConfig::default()
     })
     .unwrap();
@@ -264,4 +268,58 @@ fn the_client_enforces_the_chains_sandbox_policy() {
         matches!(verdict, Verdict::Invalid { output_root: Some(root), .. } if root == boot.claimed_output),
         "{verdict:?}"
     );
+}
+
+/// Counts the oracle's round trips: one per `get`, one per window of a pipelined `get_many`.
+struct RoundTrips<'h> {
+    inner: LoopbackOracle<'h>,
+    preimages: usize,
+    round_trips: usize,
+}
+
+impl Oracle for RoundTrips<'_> {
+    fn get(&mut self, key: PreimageKey) -> Result<Vec<u8>, PreimageError> {
+        self.preimages += 1;
+        self.round_trips += 1;
+        self.inner.get(key)
+    }
+
+    fn get_many(&mut self, keys: &[PreimageKey]) -> Result<Vec<Vec<u8>>, PreimageError> {
+        self.preimages += keys.len();
+        self.round_trips += keys.len().div_ceil(keel_preimage::PIPELINE_WINDOW);
+        keys.iter().map(|key| self.inner.get(*key)).collect()
+    }
+
+    fn hint(&mut self, hint: &Hint) -> Result<(), PreimageError> {
+        self.round_trips += 1;
+        self.inner.hint(hint)
+    }
+}
+
+/// A block of 120 transfers to fresh addresses: its transactions and the accounts it touches arrive a trie level
+/// per round trip, not a node per round trip.
+#[test]
+fn a_block_s_transactions_and_accounts_are_fetched_in_batches() {
+    let (_dir, node, spec, spec_json) = dev_node_mining(Mining::Manual);
+    let accounts = node.accounts().to_vec();
+    for i in 0..120u64 {
+        let to = Address::from_word(keccak256(i.to_be_bytes()));
+        send(&node, accounts[(i % 10) as usize], Some(to), Vec::new(), 1 + i);
+    }
+    node.mine(1, None).unwrap();
+    let head = node.chain().head().unwrap();
+    assert_eq!(head.number, 1);
+    let mut host = DatadirHost::new(node.chain().store().snapshot().unwrap()).with_spec(spec.clone());
+    let boot = host.boot_for_block(1, spec.chain_id(), spec_json, None).unwrap();
+    let mut oracle = RoundTrips {
+        inner: LoopbackOracle { host: &mut host, boot: boot.clone() },
+        preimages: 0,
+        round_trips: 0,
+    };
+    let verdict = run_client(&mut oracle).unwrap();
+    assert_eq!(verdict, Verdict::Valid { output_root: boot.claimed_output });
+    let (preimages, round_trips) = (oracle.preimages, oracle.round_trips);
+    // 120 transaction leaves alone are 120 preimages; the round trips stay a small fraction.
+    assert!(preimages > 150, "{preimages} preimages");
+    assert!(round_trips * 4 < preimages, "{round_trips} round trips for {preimages} preimages");
 }

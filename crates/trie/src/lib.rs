@@ -10,6 +10,8 @@
 //! - [`SecureTrie`]: the same trie keyed by `keccak256(key)` (Ethereum's state and storage tries).
 //! - [`verify_proof`]: checks the proofs made by [`Trie::prove`].
 //! - [`for_each_leaf`]: walks every key of a committed trie (state dumps, integrity checks).
+//! - [`prefetch`]: visits the nodes some lookups will read one level at a time, so that a store behind a round
+//!   trip (the proof client's oracle) can be asked for a whole level at once.
 //! - `node.rs` has the node encoding (Yellow Paper appendix D) and the parsing of stored nodes;
 //!   `nibbles.rs` the hex-prefix encoding (appendix C).
 //!
@@ -35,6 +37,7 @@ extern crate alloc;
 
 mod nibbles;
 mod node;
+mod prefetch;
 mod proof;
 mod secure;
 mod store;
@@ -42,6 +45,7 @@ mod trie;
 mod walk;
 
 pub use alloy_primitives::{Bytes, B256};
+pub use prefetch::{prefetch, Paths};
 pub use proof::verify_proof;
 pub use secure::SecureTrie;
 pub use store::{MemoryNodeStore, NodeStore};
