@@ -188,6 +188,8 @@ impl Source {
 struct Preparation {
     queue: std::sync::mpsc::Sender<(keel_proof::PrepareJob, std::sync::mpsc::Sender<Prepared>)>,
     pending: Mutex<std::collections::VecDeque<std::sync::mpsc::Receiver<Prepared>>>,
+    /// Set when the run is over: queued jobs nobody will wait for are skipped.
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 type Prepared = Result<keel_proof::Prepared, keel_proof::ProofError>;
@@ -197,12 +199,17 @@ impl Preparation {
     fn start() -> Self {
         let (queue, jobs) =
             std::sync::mpsc::channel::<(keel_proof::PrepareJob, std::sync::mpsc::Sender<Prepared>)>();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let over = done.clone();
         std::thread::spawn(move || {
-            for (job, done) in jobs {
-                let _ = done.send(job.run());
+            for (job, outcome) in jobs {
+                if over.load(std::sync::atomic::Ordering::Acquire) {
+                    break;
+                }
+                let _ = outcome.send(job.run());
             }
         });
-        Self { queue, pending: Mutex::new(Default::default()) }
+        Self { queue, pending: Mutex::new(Default::default()), done }
     }
 
     fn push(&self, jobs: Vec<keel_proof::PrepareJob>) {
@@ -223,6 +230,12 @@ impl Preparation {
                 Err(keel_proof::ProofError::Host("the preparation thread stopped".into()))
             }),
         )
+    }
+}
+
+impl Drop for Preparation {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

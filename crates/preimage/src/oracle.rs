@@ -90,7 +90,7 @@ impl<R: Read, W: Write> OracleClient<R, W> {
 /// refused the same way (a broken source must not reach the client).
 ///
 /// Keys that arrive together (a client pipelining its requests) are answered together: replies are buffered
-/// while more keys are already in hand, and flushed before every read that could wait.
+/// while another whole key is already in hand, and flushed before every read that could wait.
 pub fn serve_preimages<R: Read, W: Write>(
     reader: R,
     writer: W,
@@ -101,7 +101,7 @@ pub fn serve_preimages<R: Read, W: Write>(
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     let mut served = 0;
     loop {
-        if reader.buffer().is_empty() {
+        if reader.buffer().len() < 32 {
             writer.flush().map_err(|source| PreimageError::Io { channel: CHANNEL, source })?;
         }
         let mut raw = [0u8; 32];

@@ -123,16 +123,18 @@ fn a_wrong_preimage_is_refused_by_client_and_host() {
     assert!(sha.matches(b"hello") && !sha.matches(b"hellO"));
 }
 
-/// A writer that keeps a copy of everything written through it.
+/// A writer that keeps a copy of everything written through it, and counts the writes.
 struct Tee<W> {
     inner: W,
-    copy: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    copy: std::sync::Arc<std::sync::Mutex<(Vec<u8>, usize)>>,
 }
 
 impl<W: std::io::Write> std::io::Write for Tee<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.copy.lock().unwrap().extend_from_slice(&buf[..n]);
+        let mut copy = self.copy.lock().unwrap();
+        copy.0.extend_from_slice(&buf[..n]);
+        copy.1 += 1;
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -140,8 +142,9 @@ impl<W: std::io::Write> std::io::Write for Tee<W> {
     }
 }
 
-/// Pipelined requests over real pipes: far more keys and reply bytes than the pipes hold (no deadlock), values
-/// in order, and exactly the bytes one `get` per key would have written.
+/// Pipelined requests over real pipes: far more keys and reply bytes than the pipes hold (no deadlock: the run
+/// must end within a minute), values in order, exactly the bytes one `get` per key would have written, and the keys
+/// written a window at a time.
 #[test]
 fn pipelined_requests_are_the_same_bytes_and_never_deadlock() {
     let values: Vec<Vec<u8>> =
@@ -154,16 +157,30 @@ fn pipelined_requests_are_the_same_bytes_and_never_deadlock() {
     let host = std::thread::spawn(move || {
         serve_preimages(key_read, reply_write, Limits::default(), |k| Ok(by_key.get(&k).cloned()))
     });
-    let wire = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut client =
-        OracleClient::new(reply_read, Tee { inner: key_write, copy: wire.clone() }, Limits::default());
-    assert_eq!(client.get_many(&keys).unwrap(), values);
-    assert_eq!(client.get(keys[7]).unwrap(), values[7], "a single get after a batch");
-    assert_eq!(client.stats().0, 1001);
-    drop(client);
+    let wire = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), 0)));
+    let (finished, outcome) = std::sync::mpsc::channel();
+    let client_wire = wire.clone();
+    let client_keys = keys.clone();
+    std::thread::spawn(move || {
+        let mut client =
+            OracleClient::new(reply_read, Tee { inner: key_write, copy: client_wire }, Limits::default());
+        let many = client.get_many(&client_keys);
+        let one = client.get(client_keys[7]);
+        let stats = client.stats();
+        drop(client);
+        let _ = finished.send((many, one, stats));
+    });
+    let (many, one, stats) =
+        outcome.recv_timeout(std::time::Duration::from_secs(60)).expect("the pipelined exchange deadlocked");
+    assert_eq!(many.unwrap(), values);
+    assert_eq!(one.unwrap(), values[7], "a single get after a batch");
+    assert_eq!(stats.0, 1001);
     assert_eq!(host.join().unwrap().unwrap(), 1001);
+    let (bytes, writes) = wire.lock().unwrap().clone();
     let expected: Vec<u8> = keys.iter().chain([&keys[7]]).flat_map(|k| k.as_bytes().to_vec()).collect();
-    assert_eq!(*wire.lock().unwrap(), expected);
+    assert_eq!(bytes, expected);
+    let windows = keys.len().div_ceil(keel_preimage::PIPELINE_WINDOW);
+    assert_eq!(writes, windows + 1, "one write per window of keys, then one for the single get");
 }
 
 /// A key the host cannot serve in the middle of a window: the values before it arrive, the call fails naming it.

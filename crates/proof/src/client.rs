@@ -3,7 +3,7 @@
 use crate::{Oracle, ProofError, CLAIMED_BLOCK_HASH};
 use alloy_consensus::{Block, BlockBody, Header, Transaction, TxEnvelope};
 use alloy_eips::{eip2718::Decodable2718, eip4895::Withdrawal};
-use alloy_primitives::{hex, keccak256, Bytes, B256};
+use alloy_primitives::{hex, keccak256, Address, Bytes, B256};
 use keel_evm::{execute_recovered_block, EvmError, ProviderError, RecoveredTx, TrieState};
 use keel_preimage::{boot, Hint, HintType, PreimageError, PreimageKey};
 use keel_primitives::{output_root, ChainSpec, StateAccount, MESSAGE_PASSER_ADDRESS};
@@ -199,6 +199,91 @@ fn invalidates_block(e: &EvmError) -> bool {
     )
 }
 
+/// One claimed block with its body decoded and its senders recovered.
+struct Gathered {
+    hash: B256,
+    header: Header,
+    transactions: Vec<TxEnvelope>,
+    withdrawals: Option<Vec<Withdrawal>>,
+    recovered: Vec<RecoveredTx>,
+}
+
+/// Why a block's body cannot be executed.
+enum Failure {
+    /// A signature that does not recover: the block is invalid.
+    Invalid(String),
+    /// A body that does not decode.
+    Error(ProofError),
+}
+
+/// Fetches block `hash`'s transactions and withdrawals through their roots and recovers the senders. The outer
+/// error is the oracle's (the run cannot go on); the inner one is about the block's content.
+fn gather<O: Oracle>(
+    pre: &Preimages<'_, O>,
+    hash: B256,
+    header: Header,
+) -> Result<Result<Gathered, Failure>, ProofError> {
+    pre.hint(HintType::BlockWitness, hash)?;
+    let raw_transactions = ordered_values(pre, header.transactions_root)?;
+    let raw_withdrawals = header.withdrawals_root.map(|root| ordered_values(pre, root)).transpose()?;
+    let mut transactions = Vec::with_capacity(raw_transactions.len());
+    for (i, raw) in raw_transactions.iter().enumerate() {
+        match TxEnvelope::decode_2718(&mut raw.as_ref()) {
+            Ok(tx) => transactions.push(tx),
+            Err(e) => {
+                return Ok(Err(Failure::Error(ProofError::Decode {
+                    what: "transaction",
+                    key: format!("{hash}[{i}]"),
+                    reason: e.to_string(),
+                })))
+            }
+        }
+    }
+    let withdrawals = match raw_withdrawals {
+        None => None,
+        Some(raw) => match raw.iter().map(alloy_rlp::decode_exact::<Withdrawal>).collect() {
+            Ok(withdrawals) => Some(withdrawals),
+            Err(e) => {
+                return Ok(Err(Failure::Error(ProofError::Decode {
+                    what: "withdrawal",
+                    key: hash.to_string(),
+                    reason: e.to_string(),
+                })))
+            }
+        },
+    };
+    let mut recovered = Vec::with_capacity(transactions.len());
+    for (i, tx) in transactions.iter().enumerate() {
+        match RecoveredTx::recover(tx.clone(), i) {
+            Ok(tx) => recovered.push(tx),
+            Err(e) => return Ok(Err(Failure::Invalid(format!("block {}: {e}", header.number)))),
+        }
+    }
+    Ok(Ok(Gathered { hash, header, transactions, withdrawals, recovered }))
+}
+
+/// The hashed keys (sorted, deduplicated) of the accounts a block reads whatever its transactions do: senders and
+/// recipients (`(sender, to)` per transaction), the fee recipient and the withdrawal addresses. The client
+/// prefetches their paths; a host's execution witness includes them, so a host serving only the witness (a node
+/// over RPC, a recording) has every node the prefetch asks for.
+pub(crate) fn block_accounts(
+    transactions: impl IntoIterator<Item = (Address, Option<Address>)>,
+    beneficiary: Address,
+    withdrawals: &[Withdrawal],
+) -> Vec<B256> {
+    let mut accounts: Vec<B256> = transactions
+        .into_iter()
+        .flat_map(|(sender, to)| [Some(sender), to])
+        .chain([Some(beneficiary)])
+        .chain(withdrawals.iter().map(|w| Some(w.address)))
+        .flatten()
+        .map(keccak256)
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts
+}
+
 /// Runs the client over `oracle`: `Ok(verdict)` (exit 0 or 1), or an error (exit 2).
 pub fn run_client<O: Oracle>(oracle: &mut O) -> Result<Verdict, ProofError> {
     let pre = Preimages { oracle: RefCell::new(oracle), cache: RefCell::new(BTreeMap::new()) };
@@ -269,64 +354,31 @@ pub fn run_client<O: Oracle>(oracle: &mut O) -> Result<Verdict, ProofError> {
         );
     }
     chain.reverse();
-    // Every block's body, and its senders recovered (the client's heaviest work before execution).
+    // Every block's body, and its senders recovered (the client's heaviest work before execution), gathered
+    // before anything is executed. A body that does not decode or a signature that does not recover is reported
+    // when execution reaches its block, so an earlier invalid block still decides the verdict.
     let mut blocks = Vec::with_capacity(chain.len());
+    let mut stop = None;
     for (hash, header) in chain {
-        pre.hint(HintType::BlockWitness, hash)?;
-        let transactions = ordered_values(&pre, header.transactions_root)?
-            .iter()
-            .enumerate()
-            .map(|(i, raw)| {
-                TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|e| ProofError::Decode {
-                    what: "transaction",
-                    key: format!("{hash}[{i}]"),
-                    reason: e.to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let withdrawals = match header.withdrawals_root {
-            None => None,
-            Some(root) => Some(
-                ordered_values(&pre, root)?
-                    .iter()
-                    .map(|raw| {
-                        alloy_rlp::decode_exact::<Withdrawal>(raw).map_err(|e| ProofError::Decode {
-                            what: "withdrawal",
-                            key: hash.to_string(),
-                            reason: e.to_string(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-        };
-        let mut recovered = Vec::with_capacity(transactions.len());
-        for (i, tx) in transactions.iter().enumerate() {
-            match RecoveredTx::recover(tx.clone(), i) {
-                Ok(tx) => recovered.push(tx),
-                Err(e) => {
-                    check_agreed()?;
-                    return invalid(None, format!("block {}: {e}", header.number));
-                }
+        match gather(&pre, hash, header)? {
+            Ok(block) => blocks.push(block),
+            Err(failure) => {
+                stop = Some(failure);
+                break;
             }
         }
-        blocks.push((hash, header, transactions, withdrawals, recovered));
     }
     check_agreed()?;
     let mut parent = agreed.clone();
     let mut parent_hash = boot.agreed_hash;
-    for (hash, header, transactions, withdrawals, recovered) in blocks {
-        // The accounts the block is sure to read (senders, recipients, the fee recipient, withdrawals): their
-        // paths in the parent state, fetched a trie level at a time rather than node by node during execution.
-        let mut accounts: Vec<B256> = recovered
-            .iter()
-            .flat_map(|tx| [Some(tx.sender), tx.tx.to()])
-            .chain([Some(header.beneficiary)])
-            .chain(withdrawals.iter().flatten().map(|w| Some(w.address)))
-            .flatten()
-            .map(keccak256)
-            .collect();
-        accounts.sort_unstable();
-        accounts.dedup();
+    for Gathered { hash, header, transactions, withdrawals, recovered } in blocks {
+        // The accounts the block is sure to read: their paths in the parent state, fetched a trie level at a time
+        // rather than node by node during execution.
+        let accounts = block_accounts(
+            recovered.iter().map(|tx| (tx.sender, tx.tx.to())),
+            header.beneficiary,
+            withdrawals.as_deref().unwrap_or_default(),
+        );
         let keys: Vec<&[u8]> = accounts.iter().map(|k| k.as_slice()).collect();
         pre.prefetch(parent.state_root, Paths::Keys(&keys))?;
         let block = Block {
@@ -353,6 +405,11 @@ pub fn run_client<O: Oracle>(oracle: &mut O) -> Result<Verdict, ProofError> {
         }
         parent = header;
         parent_hash = hash;
+    }
+    match stop {
+        Some(Failure::Invalid(reason)) => return invalid(None, reason),
+        Some(Failure::Error(e)) => return Err(e),
+        None => {}
     }
     let computed = block_output_root(&pre, &parent, parent_hash)?;
     Ok(if computed == boot.claimed_output {

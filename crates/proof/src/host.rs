@@ -367,6 +367,17 @@ fn witness_preimages(
         for root in [parent.state_root, header.state_root] {
             let _ = SecureTrie::open(root, &recorder).get(MESSAGE_PASSER_ADDRESS.as_slice());
         }
+        // The account paths the client prefetches, read or not by this execution (an empty block never reads its
+        // fee recipient).
+        let accounts = crate::client::block_accounts(
+            recovered.iter().map(|tx| (tx.sender, alloy_consensus::Transaction::to(&tx.tx))),
+            block.header.beneficiary,
+            block.body.withdrawals.as_ref().map_or(&[][..], |w| w.as_slice()),
+        );
+        let state = SecureTrie::open(parent.state_root, &recorder);
+        for key in &accounts {
+            let _ = state.get_hashed(key);
+        }
     }
     let _ = recorder.header(hash);
     let _ = recorder.header(header.parent_hash);

@@ -46,3 +46,50 @@ impl<HR: Read, HW: Write, PR: Read, PW: Write> Oracle for PipeOracle<HR, HW, PR,
         self.hints.hint(hint)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// Counts the writes through it.
+    struct Counting<W>(W, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<W: Write> Write for Counting<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+
+    /// The pipe oracle's `get_many` pipelines (one write for a window of keys), and returns the values in order.
+    #[test]
+    fn pipe_oracle_pipelines_get_many() {
+        let values: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 100]).collect();
+        let keys: Vec<PreimageKey> = values.iter().map(|v| PreimageKey::keccak(v)).collect();
+        let served = values.clone();
+        let (key_read, key_write) = std::io::pipe().unwrap();
+        let (reply_read, reply_write) = std::io::pipe().unwrap();
+        let host = std::thread::spawn(move || {
+            keel_preimage::serve_preimages(key_read, reply_write, Limits::default(), |k| {
+                Ok(served.iter().find(|v| PreimageKey::keccak(v) == k).cloned())
+            })
+        });
+        let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut oracle = PipeOracle::new(
+            Cursor::new(Vec::new()),
+            Vec::new(),
+            reply_read,
+            Counting(key_write, writes.clone()),
+            Limits::default(),
+        );
+        assert_eq!(oracle.get_many(&keys).unwrap(), values);
+        assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
+        drop(oracle);
+        assert_eq!(host.join().unwrap().unwrap(), 50);
+    }
+}

@@ -149,6 +149,18 @@ fn every_block_of_a_mixed_chain_proves_valid_and_wrong_claims_invalid() {
         .collect();
     assert!(runs.windows(2).all(|w| w[0] == w[1]), "{runs:?}");
 
+    // A claim spanning two blocks (agreed on block 3, claiming block 5): both executed in turn.
+    let mut spanning = boot.clone();
+    spanning.agreed_hash = node.chain().store().snapshot().unwrap().canonical_hash(3).unwrap().unwrap();
+    spanning.agreed_output = host.output_root(spanning.agreed_hash).unwrap();
+    let (verdict, _) = judge(&mut host, spanning.clone());
+    assert_eq!(verdict, Verdict::Valid { output_root: boot.claimed_output });
+    spanning.claimed_output.0[0] ^= 0x80;
+    let (verdict, _) = judge(&mut host, spanning);
+    assert!(
+        matches!(verdict, Verdict::Invalid { output_root: Some(root), .. } if root == boot.claimed_output)
+    );
+
     // A claim about a block before the agreed one is invalid.
     let mut backwards = boot.clone();
     backwards.claimed_number = 3;
@@ -322,4 +334,50 @@ fn a_block_s_transactions_and_accounts_are_fetched_in_batches() {
     // 120 transaction leaves alone are 120 preimages; the round trips stay a small fraction.
     assert!(preimages > 150, "{preimages} preimages");
     assert!(round_trips * 4 < preimages, "{round_trips} round trips for {preimages} preimages");
+}
+
+/// Serves nothing but one block's execution witness and the boot values (what a node over RPC or a recording
+/// holds).
+struct WitnessOnly {
+    values: std::collections::BTreeMap<PreimageKey, Vec<u8>>,
+}
+
+impl Oracle for WitnessOnly {
+    fn get(&mut self, key: PreimageKey) -> Result<Vec<u8>, PreimageError> {
+        self.values.get(&key).cloned().ok_or(PreimageError::Missing { key })
+    }
+
+    fn hint(&mut self, _: &Hint) -> Result<(), PreimageError> {
+        Ok(())
+    }
+}
+
+/// Every account path the client fetches ahead is in the block's execution witness — also the fee recipient's in
+/// an empty block, which execution never reads.
+#[test]
+fn an_empty_block_proves_valid_from_its_witness_alone() {
+    let (_dir, node, spec, spec_json) = dev_node_mining(Mining::Manual);
+    let accounts = node.accounts().to_vec();
+    // Fees paid to the fee recipient give it an account (a leaf node of its own) before the empty block.
+    for i in 0..20u64 {
+        send(&node, accounts[(i % 10) as usize], Some(Address::repeat_byte(i as u8 + 1)), Vec::new(), 1);
+    }
+    node.mine(1, None).unwrap();
+    node.mine(1, None).unwrap();
+    let snapshot = node.chain().store().snapshot().unwrap();
+    let empty = snapshot.canonical_hash(2).unwrap().unwrap();
+    let header = snapshot.header(empty).unwrap().unwrap();
+    assert!(snapshot.body(empty).unwrap().unwrap().transactions.is_empty());
+    assert!(snapshot.account(header.beneficiary).unwrap().is_some(), "the fee recipient has an account");
+    let host = DatadirHost::new(node.chain().store().snapshot().unwrap()).with_spec(spec.clone());
+    let boot = host.boot_for_block(2, spec.chain_id(), spec_json, None).unwrap();
+    let mut values: std::collections::BTreeMap<PreimageKey, Vec<u8>> =
+        host.witness(empty).unwrap().into_iter().map(|v| (PreimageKey::keccak(&v), v.to_vec())).collect();
+    for index in 1..=7 {
+        if let Some(value) = boot.local(index) {
+            values.insert(PreimageKey::local(index), value);
+        }
+    }
+    let verdict = run_client(&mut WitnessOnly { values }).unwrap();
+    assert_eq!(verdict, Verdict::Valid { output_root: boot.claimed_output });
 }
