@@ -183,6 +183,39 @@ fn pipelined_requests_are_the_same_bytes_and_never_deadlock() {
     assert_eq!(writes, windows + 1, "one write per window of keys, then one for the single get");
 }
 
+/// A host that knows nothing of pipelining — reads one 32-byte key at a time straight from the pipe and writes the
+/// length prefix and the value in two unbuffered writes, as a plain op-program-style host does — serves a pipelined
+/// client.
+#[test]
+fn a_one_key_at_a_time_host_serves_a_pipelined_client() {
+    use std::io::{Read, Write};
+    let values: Vec<Vec<u8>> = (0..300u32).map(|i| vec![(i % 7) as u8; 64 + i as usize * 3]).collect();
+    let keys: Vec<PreimageKey> = values.iter().map(|v| PreimageKey::keccak(v)).collect();
+    let by_key: std::collections::HashMap<PreimageKey, Vec<u8>> =
+        keys.iter().copied().zip(values.iter().cloned()).collect();
+    let (mut key_read, key_write) = std::io::pipe().unwrap();
+    let (reply_read, mut reply_write) = std::io::pipe().unwrap();
+    let host = std::thread::spawn(move || {
+        let mut raw = [0u8; 32];
+        let mut served = 0;
+        while key_read.read_exact(&mut raw).is_ok() {
+            let value = &by_key[&PreimageKey::from_bytes(raw).unwrap()];
+            reply_write.write_all(&(value.len() as u64).to_be_bytes()).unwrap();
+            reply_write.write_all(value).unwrap();
+            served += 1;
+        }
+        served
+    });
+    let (finished, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut client = OracleClient::new(reply_read, key_write, Limits::default());
+        let _ = finished.send(client.get_many(&keys));
+    });
+    let got = outcome.recv_timeout(std::time::Duration::from_secs(60)).expect("the exchange deadlocked");
+    assert_eq!(got.unwrap(), values);
+    assert_eq!(host.join().unwrap(), 300);
+}
+
 /// A key the host cannot serve in the middle of a window: the values before it arrive, the call fails naming it.
 #[test]
 fn a_missing_key_in_a_pipelined_window_is_named() {

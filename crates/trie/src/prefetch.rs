@@ -32,7 +32,7 @@ pub fn prefetch(
     paths: Paths<'_>,
     mut fetch: impl FnMut(&[B256]) -> Result<Vec<Bytes>, TrieError>,
 ) -> Result<usize, TrieError> {
-    if root == EMPTY_ROOT {
+    if root == EMPTY_ROOT || matches!(paths, Paths::Keys([])) {
         return Ok(0);
     }
     // Each pending node with the remaining nibbles of the keys that pass through it (unused for `All`).

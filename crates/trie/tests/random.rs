@@ -204,3 +204,64 @@ fn nodes_are_loaded_once() {
     assert_eq!(seq.root(), expected);
     assert!(seq_store.reads.borrow().values().all(|&n| n == 1));
 }
+
+/// A store that records the hashes read through it.
+struct Reads<'s> {
+    nodes: &'s MemoryNodeStore,
+    read: std::cell::RefCell<std::collections::BTreeSet<alloy_primitives::B256>>,
+}
+
+impl keel_trie::NodeStore for Reads<'_> {
+    fn node(&self, hash: &alloy_primitives::B256) -> Result<Option<Bytes>, keel_trie::TrieError> {
+        self.read.borrow_mut().insert(*hash);
+        self.nodes.node(hash)
+    }
+}
+
+proptest! {
+    /// `prefetch` fetches exactly the stored nodes that lookups of the same keys read (variable-length keys:
+    /// inlined nodes, branch values, absent keys), and for `Paths::All` exactly the nodes a walk of every key
+    /// reads; each at most once.
+    #[test]
+    fn prefetch_fetches_what_lookups_read(
+        ops in var_len_ops(),
+        probes in vec(vec(select(ALPHABET), 0..=4), 0..12),
+    ) {
+        let mut trie = Trie::new(MemoryNodeStore::new());
+        let mut model = BTreeMap::new();
+        for op in &ops {
+            apply_model(&mut model, op);
+            apply_trie(&mut trie, op);
+        }
+        let (root, nodes) = trie.commit();
+        let store: MemoryNodeStore = nodes.into_iter().collect();
+        let fetch_into = |seen: &mut Vec<alloy_primitives::B256>, hashes: &[alloy_primitives::B256]| {
+            seen.extend_from_slice(hashes);
+            hashes.iter().map(|h| keel_trie::NodeStore::node(&store, h).map(|n| n.unwrap())).collect()
+        };
+        // Keys: the probes, present or not.
+        let keys: Vec<&[u8]> = probes.iter().map(Vec::as_slice).collect();
+        let mut fetched = Vec::new();
+        keel_trie::prefetch(root, keel_trie::Paths::Keys(&keys), |h| fetch_into(&mut fetched, h)).unwrap();
+        let reads = Reads { nodes: &store, read: Default::default() };
+        let reopened = Trie::open(root, &reads);
+        for probe in &probes {
+            prop_assert_eq!(reopened.get(probe).unwrap().map(|v| v.to_vec()), model.get(probe).cloned());
+        }
+        let mut sorted = fetched.clone();
+        sorted.sort();
+        sorted.dedup();
+        prop_assert_eq!(sorted.len(), fetched.len(), "a node fetched twice");
+        prop_assert_eq!(sorted, reads.read.take().into_iter().collect::<Vec<_>>());
+        // Everything: the nodes lookups of every key read.
+        let mut fetched = Vec::new();
+        keel_trie::prefetch(root, keel_trie::Paths::All, |h| fetch_into(&mut fetched, h)).unwrap();
+        let reads = Reads { nodes: &store, read: Default::default() };
+        let reopened = Trie::open(root, &reads);
+        for key in model.keys() {
+            reopened.get(key).unwrap();
+        }
+        fetched.sort();
+        prop_assert_eq!(fetched, reads.read.take().into_iter().collect::<Vec<_>>());
+    }
+}
