@@ -134,7 +134,9 @@ pub fn run_client_with_deadline(
         let hints = hint_thread.join().unwrap_or_else(|_| {
             Err(PreimageError::Io { channel: "hint", source: std::io::Error::other("hint thread panicked") })
         });
-        // Wait for the exit without holding the lock, so the watchdog can still kill a client that lingers.
+        // Wait for the exit without holding the lock, so the watchdog can still kill a client that lingers. A
+        // client that closed its streams is usually exiting: poll soon, then back off to 2 ms.
+        let mut pause = std::time::Duration::from_micros(50);
         let status = loop {
             let polled = match child.lock() {
                 Ok(mut child) => child.try_wait(),
@@ -142,7 +144,10 @@ pub fn run_client_with_deadline(
             };
             match polled {
                 Ok(Some(status)) => break Ok(status),
-                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(2)),
+                Ok(None) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(2));
+                }
                 Err(e) => break Err(e),
             }
         };
