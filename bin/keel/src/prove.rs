@@ -4,7 +4,15 @@ use alloy_primitives::{hex, B256};
 use eyre::{bail, Result, WrapErr};
 use keel_preimage::{KvDirectory, Limits, PreimageError, PreimageKey};
 use keel_proof::{BootValues, DatadirHost, PipeOracle, Verdict};
-use std::{path::PathBuf, process::ExitCode, sync::Mutex, time::Instant};
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc, Arc, Mutex,
+    },
+    time::Instant,
+};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProveArgs {
@@ -186,10 +194,10 @@ impl Source {
 /// a claim before its client is even running and acknowledges hints at once; a key that is not prepared yet waits
 /// for the jobs in the order they were queued ([`Preparation::next`]).
 struct Preparation {
-    queue: std::sync::mpsc::Sender<(keel_proof::PrepareJob, std::sync::mpsc::Sender<Prepared>)>,
-    pending: Mutex<std::collections::VecDeque<std::sync::mpsc::Receiver<Prepared>>>,
+    queue: mpsc::Sender<(keel_proof::PrepareJob, mpsc::Sender<Prepared>)>,
+    pending: Mutex<std::collections::VecDeque<mpsc::Receiver<Prepared>>>,
     /// Set when the run is over: queued jobs nobody will wait for are skipped.
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    done: Arc<AtomicBool>,
 }
 
 type Prepared = Result<keel_proof::Prepared, keel_proof::ProofError>;
@@ -197,13 +205,12 @@ type Prepared = Result<keel_proof::Prepared, keel_proof::ProofError>;
 impl Preparation {
     /// Starts the worker; it ends when this is dropped.
     fn start() -> Self {
-        let (queue, jobs) =
-            std::sync::mpsc::channel::<(keel_proof::PrepareJob, std::sync::mpsc::Sender<Prepared>)>();
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (queue, jobs) = mpsc::channel::<(keel_proof::PrepareJob, mpsc::Sender<Prepared>)>();
+        let done = Arc::new(AtomicBool::new(false));
         let over = done.clone();
         std::thread::spawn(move || {
             for (job, outcome) in jobs {
-                if over.load(std::sync::atomic::Ordering::Acquire) {
+                if over.load(Ordering::Acquire) {
                     break;
                 }
                 let _ = outcome.send(job.run());
@@ -215,7 +222,7 @@ impl Preparation {
     fn push(&self, jobs: Vec<keel_proof::PrepareJob>) {
         let Ok(mut pending) = self.pending.lock() else { return };
         for job in jobs {
-            let (done, outcome) = std::sync::mpsc::channel();
+            let (done, outcome) = mpsc::channel();
             if self.queue.send((job, done)).is_ok() {
                 pending.push_back(outcome);
             }
@@ -235,7 +242,7 @@ impl Preparation {
 
 impl Drop for Preparation {
     fn drop(&mut self) {
-        self.done.store(true, std::sync::atomic::Ordering::Release);
+        self.done.store(true, Ordering::Release);
     }
 }
 
@@ -257,14 +264,13 @@ fn keel_client() -> Result<std::process::Command> {
 /// Runs `client` with fds 3–6 wired to a host serving `boot`'s claim from `source`.
 fn serve(
     mut client: std::process::Command,
-    source: Source,
+    mut source: Source,
     boot: &BootValues,
     record: Option<&KvDirectory>,
     quiet: bool,
     timeout: u64,
 ) -> Result<Judged> {
     let preparation = Preparation::start();
-    let mut source = source;
     preparation.push(source.prepare_claim(boot));
     let source = Mutex::new(source);
     let bytes = Mutex::new(0u64);

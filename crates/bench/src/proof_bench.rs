@@ -205,6 +205,9 @@ pub fn bench_round_trip(
     rounds: usize,
     placement: Placement,
 ) -> Result<Option<RoundTripReport>, BenchError> {
+    if rounds == 0 {
+        return Err(setup("round trips: need at least one round"));
+    }
     let Some(cores) = core_affinity::get_core_ids() else { return Ok(None) };
     let (client_core, server_core) = match (placement, cores.as_slice()) {
         (Placement::SameCpu, [first, ..]) => (*first, *first),

@@ -45,10 +45,7 @@ impl<O: Oracle> Preimages<'_, O> {
         let keys: Vec<PreimageKey> = hashes.iter().map(|h| PreimageKey::keccak_hash(*h)).collect();
         let missing: Vec<PreimageKey> = {
             let cache = self.cache.borrow();
-            let mut missing: Vec<PreimageKey> =
-                keys.iter().filter(|k| !cache.contains_key(k)).copied().collect();
-            missing.dedup();
-            missing
+            keys.iter().filter(|k| !cache.contains_key(k)).copied().collect()
         };
         if !missing.is_empty() {
             let values = self.oracle.borrow_mut().get_many(&missing)?;

@@ -180,9 +180,7 @@ impl DatadirHost {
         let hash = B256::from_slice(&hint.payload);
         match hint.kind {
             HintType::Header => {
-                if let Ok(Some(header)) = self.snapshot.header(hash) {
-                    self.prepared.insert(PreimageKey::keccak_hash(hash), alloy_rlp::encode(&header).into());
-                }
+                self.prepare_header(hash);
                 Vec::new()
             }
             HintType::Transactions => self.block_job(hash).into_iter().collect(),
@@ -197,8 +195,15 @@ impl DatadirHost {
     /// its transactions and its execution witness): a host that knows the claim it serves can start on them
     /// before the client asks.
     pub fn prepare_claim(&mut self, boot: &BootValues) -> Vec<PrepareJob> {
-        self.hint_deferred(&format!("header 0x{}", alloy_primitives::hex::encode(boot.agreed_hash)));
-        self.hint_deferred(&format!("block-witness 0x{}", alloy_primitives::hex::encode(boot.claimed_hash)))
+        self.prepare_header(boot.agreed_hash);
+        self.block_job(boot.claimed_hash).into_iter().chain(self.witness_job(boot.claimed_hash)).collect()
+    }
+
+    /// Prepares block `hash`'s header now (one read).
+    fn prepare_header(&mut self, hash: B256) {
+        if let Ok(Some(header)) = self.snapshot.header(hash) {
+            self.prepared.insert(PreimageKey::keccak_hash(hash), alloy_rlp::encode(&header).into());
+        }
     }
 
     fn block_job(&mut self, hash: B256) -> Option<PrepareJob> {
@@ -235,19 +240,16 @@ impl DatadirHost {
     /// Everything one block's judgement reads (keel's `debug_executionWitness`): the headers of the block and its
     /// parent, the trie nodes and code its execution reads, its transaction and withdrawal tries, and the message
     /// passer's account path in both states. Needs the chain spec ([`DatadirHost::with_spec`]).
-    pub fn witness(mut self, hash: B256) -> Result<Vec<Bytes>, ProofError> {
-        if self.spec.is_none() {
+    pub fn witness(self, hash: B256) -> Result<Vec<Bytes>, ProofError> {
+        let Some(spec) = &self.spec else {
             return Err(ProofError::Host("an execution witness needs the chain spec".into()));
-        }
+        };
         if self.snapshot.header(hash)?.is_none() {
             return Err(ProofError::Host(format!("block {hash} is not in the datadir")));
         }
-        self.prepared.clear();
-        self.blocks.clear();
-        self.prepared.extend(block_preimages(&self.snapshot, hash)?);
-        let spec = self.spec.clone().expect("checked above");
-        self.prepared.extend(witness_preimages(&self.snapshot, &spec, hash)?);
-        Ok(self.prepared.into_values().collect())
+        let mut witness = block_preimages(&self.snapshot, hash)?;
+        witness.extend(witness_preimages(&self.snapshot, spec, hash)?);
+        Ok(witness.into_values().collect())
     }
 
     /// The value whose keccak256 is `hash` (a trie node, code or header), from the store (keel's `debug_dbGet`).
