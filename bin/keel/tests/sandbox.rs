@@ -94,6 +94,16 @@ allow = ["{vcall}", "{target}"]
     }
 }
 
+/// A node running the test layout's policy (the directory holds the policy file).
+fn start_with_layout_policy() -> (tempfile::TempDir, Layout, Running) {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new();
+    let policy_file = dir.path().join("policy.toml");
+    std::fs::write(&policy_file, layout.policy()).unwrap();
+    let node = start_node(&policy_file);
+    (dir, layout, node)
+}
+
 fn start_node(policy: &std::path::Path) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
     cmd.args(["node", "--ephemeral", "--port", &free_port().to_string(), "--policy"]).arg(policy);
@@ -153,11 +163,7 @@ fn slot(prefix: &[u8]) -> String {
 
 #[test]
 fn every_rule_is_enforced_on_real_contracts() {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::new();
-    let policy_file = dir.path().join("policy.toml");
-    std::fs::write(&policy_file, layout.policy()).unwrap();
-    let node = start_node(&policy_file);
+    let (_dir, layout, node) = start_with_layout_policy();
     let url = node.url.as_str();
 
     let policy = rpc_ok(url, "keel_getPolicy", json!([]));
@@ -300,11 +306,7 @@ fn every_rule_is_enforced_on_real_contracts() {
 
 #[test]
 fn virtualized_calls_run_systems_in_the_hosts_storage_under_their_grants() {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::new();
-    let policy_file = dir.path().join("policy.toml");
-    std::fs::write(&policy_file, layout.policy()).unwrap();
-    let node = start_node(&policy_file);
+    let (_dir, layout, node) = start_with_layout_policy();
     let url = node.url.as_str();
     for name in
         ["Target", "Plugin", "Plugin", "Plugin", "Plugin", "Plugin", "World", "GameSystem", "GameSystem"]
