@@ -82,11 +82,21 @@ pub(crate) struct NodeArgs {
     /// Measure keel alone.
     #[arg(long)]
     keel_only: bool,
+    /// An extra argument for `keel node` (repeatable), e.g. `--keel-arg=--ephemeral` or `--keel-arg=--encrypt`.
+    #[arg(long = "keel-arg", value_name = "ARG", allow_hyphen_values = true)]
+    keel_args: Vec<String>,
 }
 
 pub(crate) fn run_node_bench(args: NodeArgs) -> eyre::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
-    let keel = keel_bench::keel_command(std::env::current_exe()?, dir.path());
+    let mut keel = keel_bench::keel_command(std::env::current_exe()?, dir.path());
+    if args.keel_args.iter().any(|a| a == "--ephemeral") {
+        // `--ephemeral` replaces the benchmark's datadir.
+        if let Some(at) = keel.command.iter().position(|a| a == "--datadir") {
+            keel.command.drain(at..at + 2);
+        }
+    }
+    keel.command.extend(args.keel_args.iter().cloned());
     let anvil_path = args.anvil.clone().filter(|_| !args.keel_only).or_else(|| {
         if args.keel_only {
             return None;

@@ -10,13 +10,14 @@ use keel_evm::{
 use keel_primitives::{BlockBody, ChainSpec};
 use keel_store::{BlockCommit, InitOutcome, Store};
 use rayon::prelude::*;
+use std::sync::Arc;
 use tracing::info;
 
 /// A chain in a store: the spec it follows and the blocks it has.
 #[derive(Debug)]
 pub struct Chain {
     spec: ChainSpec,
-    store: Store,
+    store: Arc<Store>,
 }
 
 impl Chain {
@@ -46,7 +47,7 @@ impl Chain {
                 info!(number = head_number, hash = %head_hash, "datadir opened")
             }
         }
-        Ok(Self { spec, store })
+        Ok(Self { spec, store: Arc::new(store) })
     }
 
     pub fn spec(&self) -> &ChainSpec {
@@ -55,6 +56,11 @@ impl Chain {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// A shared handle on the store, for readers that outlive a borrow of the chain (the pool's head state).
+    pub fn store_handle(&self) -> Arc<Store> {
+        self.store.clone()
     }
 
     /// The head block's header.

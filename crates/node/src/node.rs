@@ -40,8 +40,17 @@ pub enum NodeEvent {
     PendingTransaction(B256),
 }
 
-/// The pool's view of the head state (with pending cheat-code overwrites).
-struct PoolState(StateView);
+/// The pool's view of the head state (with pending cheat-code overwrites of nonce and balance).
+///
+/// It reads through a fresh store snapshot each time instead of holding one: the pool keeps its state from one
+/// head to the next, and a snapshot held across a block commit makes every write of that commit copy the
+/// journal overlay's shared tree nodes (and pins memory), which made each block dearer than the one before.
+/// The pool is only consulted under the node's lock, which block commits also hold, so the head it reads is the
+/// one it was reset to.
+struct PoolState {
+    store: Arc<keel_store::Store>,
+    patches: HashMap<Address, (Option<u64>, Option<U256>)>,
+}
 
 impl AccountState for PoolState {
     fn nonce(&self, address: Address) -> u64 {
@@ -54,7 +63,8 @@ impl AccountState for PoolState {
 
 impl PoolState {
     fn account(&self, address: Address) -> (u64, U256) {
-        match self.0.account(address) {
+        let stored = self.store.snapshot().and_then(|snapshot| snapshot.account(address));
+        let (mut nonce, mut balance) = match stored {
             Ok(account) => account.map_or((0, U256::ZERO), |a| (a.nonce, a.balance)),
             Err(e) => {
                 // The pool then treats the account as empty: its transactions wait or are refused, never lost
@@ -62,7 +72,12 @@ impl PoolState {
                 tracing::error!(%address, error = %e, "txpool: cannot read account");
                 (0, U256::ZERO)
             }
+        };
+        if let Some((patched_nonce, patched_balance)) = self.patches.get(&address) {
+            nonce = patched_nonce.unwrap_or(nonce);
+            balance = patched_balance.unwrap_or(balance);
         }
+        (nonce, balance)
     }
 }
 
@@ -227,7 +242,8 @@ impl Node {
                 gas_limit: head.gas_limit,
                 min_tip: config.pool.price_limit,
             };
-            let state: Arc<dyn AccountState> = Arc::new(PoolState(StateView::Head(DbState::new(snapshot))));
+            let state: Arc<dyn AccountState> =
+                Arc::new(PoolState { store: chain.store_handle(), patches: HashMap::default() });
             let pool_head = PoolHead {
                 number: head.number,
                 gas_limit: head.gas_limit,
@@ -457,8 +473,8 @@ impl Node {
 
     /// The pool's head-state view, with the pending cheat-code overwrites.
     fn pool_state(&self) -> Result<Arc<dyn AccountState>, NodeError> {
-        let (_, view) = self.state(BlockId::latest())?;
-        Ok(Arc::new(PoolState(view)))
+        let patches = self.patches().iter().map(|(address, p)| (*address, (p.nonce, p.balance))).collect();
+        Ok(Arc::new(PoolState { store: self.chain.store_handle(), patches }))
     }
 
     /// Tells the pool about a new head (or a changed head state): it re-validates, promotes and demotes, and

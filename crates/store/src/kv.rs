@@ -3,7 +3,10 @@
 //! another `Kv` without knowing what the tables mean.
 
 use crate::StoreError;
-use std::{collections::BTreeMap, sync::RwLock};
+use std::{
+    ops::Bound,
+    sync::{Arc, RwLock},
+};
 
 /// The tables of a keel datadir. Key and value layouts are in `docs/store.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -129,8 +132,17 @@ pub trait Kv: Send + Sync + std::fmt::Debug {
     fn write(&self, batch: WriteBatch) -> Result<(), StoreError>;
 }
 
-/// Every entry of a [`MemoryKv`], ordered by table then key.
-type Entries = BTreeMap<(Table, Vec<u8>), Vec<u8>>;
+/// Every entry of a [`MemoryKv`]: table byte ‖ key → value, in a persistent map so that a snapshot is an O(1)
+/// clone (a dev chain takes one per block and per request; copying the tables made `--ephemeral` chains slow
+/// down block by block).
+type Entries = imbl::OrdMap<Vec<u8>, Arc<[u8]>>;
+
+fn entry_key(table: Table, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(table as u8);
+    k.extend_from_slice(key);
+    k
+}
 
 /// An in-memory [`Kv`]: for tests, benchmarks and throw-away chains.
 #[derive(Debug, Default)]
@@ -144,12 +156,12 @@ impl MemoryKv {
     }
 }
 
-/// A snapshot of a [`MemoryKv`]: a copy of its tables (cheap enough for what in-memory stores are used for).
+/// A snapshot of a [`MemoryKv`]: its tables as they were (a structural-sharing clone).
 struct MemorySnapshot(Entries);
 
 impl KvRead for MemorySnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.0.get(&(table, key.to_vec())).cloned())
+        Ok(self.0.get(entry_key(table, key).as_slice()).map(|v| v.to_vec()))
     }
 
     fn scan_prefix(
@@ -158,8 +170,9 @@ impl KvRead for MemorySnapshot {
         prefix: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        for ((t, k), v) in self.0.range((table, prefix.to_vec())..) {
-            if *t != table || !k.starts_with(prefix) || !f(k, v) {
+        let start = entry_key(table, prefix);
+        for (k, v) in self.0.range::<_, [u8]>((Bound::Included(start.as_slice()), Bound::Unbounded)) {
+            if !k.starts_with(&start) || !f(&k[1..], v) {
                 break;
             }
         }
@@ -181,10 +194,10 @@ impl Kv for MemoryKv {
         for op in batch.ops {
             match op {
                 WriteOp::Put { table, key, value } => {
-                    tables.insert((table, key), value);
+                    tables.insert(entry_key(table, &key), Arc::from(value));
                 }
                 WriteOp::Delete { table, key } => {
-                    tables.remove(&(table, key));
+                    tables.remove(entry_key(table, &key).as_slice());
                 }
             }
         }

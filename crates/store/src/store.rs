@@ -285,6 +285,9 @@ impl Store {
         }
         let mut batch = WriteBatch::default();
         block_writes(&snapshot, &block, &mut batch)?;
+        // Release the snapshot before writing: a persistent map shared with a live snapshot copies every node
+        // a write touches instead of changing it in place.
+        drop(snapshot);
         self.kv.write(batch)
     }
 }
@@ -338,6 +341,7 @@ impl Store {
             removed.push(hash);
         }
         batch.put(Table::Meta, META_HEAD, target.as_slice());
+        drop(snapshot);
         self.kv.write(batch)?;
         Ok(removed)
     }
