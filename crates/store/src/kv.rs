@@ -204,3 +204,62 @@ impl Kv for MemoryKv {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(snapshot: &dyn KvRead, table: Table, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        snapshot
+            .scan_prefix(table, prefix, &mut |k, v| {
+                out.push((k.to_vec(), v.to_vec()));
+                true
+            })
+            .expect("scan");
+        out
+    }
+
+    #[test]
+    fn memory_snapshots_do_not_see_later_writes() {
+        let kv = MemoryKv::new();
+        let mut batch = WriteBatch::default();
+        batch.put(Table::Accounts, [1], [10]);
+        batch.put(Table::Accounts, [2], [20]);
+        kv.write(batch).expect("write");
+        let before = kv.snapshot().expect("snapshot");
+        let mut batch = WriteBatch::default();
+        batch.put(Table::Accounts, [1], [11]);
+        batch.delete(Table::Accounts, [2]);
+        batch.put(Table::Accounts, [3], [30]);
+        kv.write(batch).expect("write");
+        let after = kv.snapshot().expect("snapshot");
+        assert_eq!(before.get(Table::Accounts, &[1]).expect("get"), Some(vec![10]));
+        assert_eq!(before.get(Table::Accounts, &[2]).expect("get"), Some(vec![20]));
+        assert_eq!(before.get(Table::Accounts, &[3]).expect("get"), None);
+        assert_eq!(after.get(Table::Accounts, &[1]).expect("get"), Some(vec![11]));
+        assert_eq!(after.get(Table::Accounts, &[2]).expect("get"), None);
+        assert_eq!(after.get(Table::Accounts, &[3]).expect("get"), Some(vec![30]));
+    }
+
+    #[test]
+    fn memory_scans_stay_inside_their_table_and_prefix() {
+        let kv = MemoryKv::new();
+        let mut batch = WriteBatch::default();
+        batch.put(Table::Accounts, [7, 1], [1]);
+        batch.put(Table::Storage, [6, 9], [2]);
+        batch.put(Table::Storage, [7, 1], [3]);
+        batch.put(Table::Storage, [7, 2], [4]);
+        batch.put(Table::Storage, [8, 0], [5]);
+        batch.put(Table::Code, [7, 3], [6]);
+        kv.write(batch).expect("write");
+        let snapshot = kv.snapshot().expect("snapshot");
+        assert_eq!(
+            scan(&*snapshot, Table::Storage, &[7]),
+            vec![(vec![7, 1], vec![3]), (vec![7, 2], vec![4])]
+        );
+        assert_eq!(scan(&*snapshot, Table::Storage, &[]).len(), 4);
+        assert_eq!(scan(&*snapshot, Table::Accounts, &[7]), vec![(vec![7, 1], vec![1])]);
+        assert!(scan(&*snapshot, Table::Senders, &[]).is_empty());
+    }
+}
