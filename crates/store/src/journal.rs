@@ -31,7 +31,7 @@
 //! checkpoint thread writes them. A record whose CRC holds but which fails authentication was altered: the
 //! journal is refused with an integrity error instead of being replayed.
 
-use crate::{Kv, KvRead, RecordCipher, StoreError, Table, WriteBatch, WriteOp};
+use crate::{kv::table_key, Kv, KvRead, RecordCipher, StoreError, Table, WriteBatch, WriteOp};
 use imbl::OrdMap;
 use std::{
     fs::File,
@@ -160,13 +160,6 @@ struct Shared {
 pub struct JournalKv {
     shared: Arc<Shared>,
     checkpointer: Option<std::thread::JoinHandle<()>>,
-}
-
-fn overlay_key(table: Table, key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + key.len());
-    k.push(table as u8);
-    k.extend_from_slice(key);
-    k
 }
 
 fn poisoned<T>(_: T) -> StoreError {
@@ -552,10 +545,10 @@ impl Kv for JournalKv {
             for op in batch.ops {
                 match op {
                     WriteOp::Put { table, key, value } => {
-                        layers.live.insert(Arc::from(overlay_key(table, &key)), Some(Arc::from(value)));
+                        layers.live.insert(Arc::from(table_key(table, &key)), Some(Arc::from(value)));
                     }
                     WriteOp::Delete { table, key } => {
-                        layers.live.insert(Arc::from(overlay_key(table, &key)), None);
+                        layers.live.insert(Arc::from(table_key(table, &key)), None);
                     }
                 }
             }
@@ -574,7 +567,7 @@ struct JournalSnapshot {
 
 impl KvRead for JournalSnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let key_in_layers = overlay_key(table, key);
+        let key_in_layers = table_key(table, key);
         let found =
             self.layers.live.get(key_in_layers.as_slice()).or_else(|| {
                 self.layers.frozen.as_ref().and_then(|frozen| frozen.get(key_in_layers.as_slice()))
@@ -591,7 +584,7 @@ impl KvRead for JournalSnapshot {
         prefix: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        let start = overlay_key(table, prefix);
+        let start = table_key(table, prefix);
         // The layers' entries under the prefix, newest value per key.
         let mut merged: std::collections::BTreeMap<&[u8], &Option<Arc<[u8]>>> = Default::default();
         for layer in self.layers.frozen.iter().chain(std::iter::once(&self.layers.live)) {

@@ -137,7 +137,8 @@ pub trait Kv: Send + Sync + std::fmt::Debug {
 /// down block by block).
 type Entries = imbl::OrdMap<Vec<u8>, Arc<[u8]>>;
 
-fn entry_key(table: Table, key: &[u8]) -> Vec<u8> {
+/// `table ‖ key`: one ordered key space for all tables (the in-memory maps here and in the journal's overlay).
+pub(crate) fn table_key(table: Table, key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + key.len());
     k.push(table as u8);
     k.extend_from_slice(key);
@@ -161,7 +162,7 @@ struct MemorySnapshot(Entries);
 
 impl KvRead for MemorySnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.0.get(entry_key(table, key).as_slice()).map(|v| v.to_vec()))
+        Ok(self.0.get(table_key(table, key).as_slice()).map(|v| v.to_vec()))
     }
 
     fn scan_prefix(
@@ -170,7 +171,7 @@ impl KvRead for MemorySnapshot {
         prefix: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        let start = entry_key(table, prefix);
+        let start = table_key(table, prefix);
         for (k, v) in self.0.range::<_, [u8]>((Bound::Included(start.as_slice()), Bound::Unbounded)) {
             if !k.starts_with(&start) || !f(&k[1..], v) {
                 break;
@@ -194,10 +195,10 @@ impl Kv for MemoryKv {
         for op in batch.ops {
             match op {
                 WriteOp::Put { table, key, value } => {
-                    tables.insert(entry_key(table, &key), Arc::from(value));
+                    tables.insert(table_key(table, &key), Arc::from(value));
                 }
                 WriteOp::Delete { table, key } => {
-                    tables.remove(entry_key(table, &key).as_slice());
+                    tables.remove(table_key(table, &key).as_slice());
                 }
             }
         }
