@@ -59,6 +59,9 @@ impl AccountState for PoolState {
     fn balance(&self, address: Address) -> U256 {
         self.account(address).1
     }
+    fn nonce_and_balance(&self, address: Address) -> (u64, U256) {
+        self.account(address)
+    }
 }
 
 impl PoolState {

@@ -15,6 +15,10 @@ use std::{
 pub trait AccountState: Send + Sync {
     fn nonce(&self, address: Address) -> u64;
     fn balance(&self, address: Address) -> U256;
+    /// Nonce and balance together: one read where a state looks the account up per call.
+    fn nonce_and_balance(&self, address: Address) -> (u64, U256) {
+        (self.nonce(address), self.balance(address))
+    }
 }
 
 /// What the pool needs to know about the chain head.
@@ -183,11 +187,10 @@ impl Pool {
     /// Checks against the head state (geth's `ValidateTransactionWithState`).
     fn validate_with_state(&self, tx: &PoolTx) -> Result<(), PoolError> {
         let from = tx.sender();
-        let next = self.state.nonce(from);
+        let (next, balance) = self.state.nonce_and_balance(from);
         if next > tx.nonce {
             return Err(PoolError::NonceTooLow { next, nonce: tx.nonce });
         }
-        let balance = self.state.balance(from);
         if balance < tx.cost {
             let overshot = tx.cost - balance;
             return Err(PoolError::InsufficientFunds(Box::new(Shortfall {
@@ -440,8 +443,7 @@ impl Pool {
         let mut promoted = Vec::new();
         for &address in accounts {
             let Some(mut list) = self.queue.remove(&address) else { continue };
-            let nonce = self.state.nonce(address);
-            let balance = self.state.balance(address);
+            let (nonce, balance) = self.state.nonce_and_balance(address);
             let forwards = list.forward(nonce);
             let (drops, _) = list.filter(balance, self.head.gas_limit);
             for tx in forwards.iter().chain(&drops) {
@@ -484,8 +486,7 @@ impl Pool {
         let addresses: Vec<Address> = self.pending.keys().copied().collect();
         for address in addresses {
             let Some(mut list) = self.pending.remove(&address) else { continue };
-            let nonce = self.state.nonce(address);
-            let balance = self.state.balance(address);
+            let (nonce, balance) = self.state.nonce_and_balance(address);
             let olds = list.forward(nonce);
             let (drops, mut invalids) = list.filter(balance, self.head.gas_limit);
             for tx in olds.iter().chain(&drops) {
